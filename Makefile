@@ -1,0 +1,43 @@
+# Petrel — make targets. `make test` is what CI runs (see .ci/run).
+GO        ?= go
+PKGS      ?= ./...
+TESTFLAGS ?=
+FUZZTIME  ?= 10s
+
+.PHONY: build test test-long vet lint bench bench-storage fuzz-smoke fuzz clean
+
+build:
+	$(GO) build ./...
+
+vet:
+	$(GO) vet $(PKGS)
+
+lint: vet
+	$(GO) test -count=1 ./internal/lint
+
+# The CI suite: vet, then every package under the race detector in short
+# mode (long variants of property and crash tests are skipped by -short).
+test: vet
+	$(GO) test -race -short -count=1 -timeout 15m $(TESTFLAGS) $(PKGS)
+
+# The same tests at full length (more seeds, bigger logs).
+test-long: vet
+	$(GO) test -race -count=1 -timeout 60m $(TESTFLAGS) $(PKGS)
+
+# Every Go benchmark once, then the storage figures.
+bench: bench-storage
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
+
+# Storage engine against the machine's own limits (issue: storage engine).
+bench-storage:
+	$(GO) test -run '^$$' -bench 'BenchmarkEngine' -benchtime 1x -count=1 -timeout 30m ./internal/storage/engine
+
+# Each fuzz target briefly (FUZZTIME each); corpora live in testdata/fuzz.
+fuzz-smoke:
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz-smoke.sh
+
+fuzz:
+	FUZZTIME=10m ./scripts/fuzz-smoke.sh
+
+clean:
+	rm -rf bin petrel
