@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"math/rand/v2"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -277,5 +278,29 @@ func TestMemDirectUnsupported(t *testing.T) {
 	must(t, f.Close())
 	if m.DirectOpens() != 1 {
 		t.Fatalf("DirectOpens = %d, want 1", m.DirectOpens())
+	}
+}
+
+func TestMemDirectBufferAlignment(t *testing.T) {
+	m := NewMem()
+	f, err := m.Create("/f", OpenOptions{Direct: true})
+	must(t, err)
+	buf := AlignedBuffer(2 * Alignment)
+	if _, err := f.WriteAt(buf[:Alignment], 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(buf[1:Alignment+1], 0); !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("misaligned buffer write: %v, want EINVAL", err)
+	}
+	if _, err := f.ReadAt(buf[512:512+Alignment], 0); !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("512-aligned buffer read: %v, want EINVAL (MemFS demands %d)", err, Alignment)
+	}
+	if _, err := f.ReadAt(buf[:Alignment], 512); !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("512-aligned offset read: %v, want EINVAL", err)
+	}
+	g, err := m.Open("/f", OpenOptions{}) // buffered handles are not checked
+	must(t, err)
+	if _, err := g.WriteAt(buf[1:100], 7); err != nil {
+		t.Fatal(err)
 	}
 }

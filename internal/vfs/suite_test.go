@@ -325,15 +325,14 @@ func testDirect(t *testing.T, fsys FS, dir string) {
 	if !bytes.Equal(got, buf) {
 		t.Fatal("direct read differs from direct write")
 	}
-	// Misaligned offset, length and buffer address are refused (EINVAL).
+	// Misaligned offset and length are refused (EINVAL). A misaligned buffer
+	// address is refused by MemFS (TestMemDirectBufferAlignment) but not by
+	// every kernel and device, so it is not part of the shared contract.
 	if _, err := f.WriteAt(buf, 100); !errors.Is(err, syscall.EINVAL) {
 		t.Fatalf("misaligned offset: %v, want EINVAL", err)
 	}
 	if _, err := f.WriteAt(buf[:100], 0); !errors.Is(err, syscall.EINVAL) {
 		t.Fatalf("misaligned length: %v, want EINVAL", err)
-	}
-	if _, err := f.ReadAt(got[1:Alignment+1], 0); !errors.Is(err, syscall.EINVAL) {
-		t.Fatalf("misaligned buffer: %v, want EINVAL", err)
 	}
 	wantSize(t, f, 3*Alignment)
 }
