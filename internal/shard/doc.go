@@ -22,15 +22,15 @@
 // A shard goroutine sleeps until something arrives, then takes everything
 // that is there as one batch, then runs its Loop:
 //
-//	  ┌──► wait: inbox message │ completion │ timer due │ stop  (nothing else wakes it)
-//	  │      │
-//	  │      ▼
-//	  │    1. completions of Go/Call already back (all of them)
-//	  │    2. inbox: every message present now, in order (one batch)
-//	  │    3. timers and ticks that are due
-//	  │    4. Loop.AfterBatch(s)           ◄── the engine starts its sync round here
-//	  │      │
-//	  └──────┘  (stopping: exit once inbox empty, nothing pending, Loop idle)
+//	┌──► wait: inbox message │ completion │ timer due │ stop  (nothing else wakes it)
+//	│      │
+//	│      ▼
+//	│    1. completions of Go/Call already back (all of them)
+//	│    2. inbox: every message present now, in order (one batch)
+//	│    3. timers and ticks that are due
+//	│    4. Loop.AfterBatch(s)           ◄── the engine starts its sync round here
+//	│      │
+//	└──────┘  (stopping: exit once inbox empty, nothing pending, Loop idle)
 //
 // There is no batching timer: while the shard works, messages pile up in
 // the inbox and the next iteration takes them all. Batches grow by
