@@ -34,7 +34,7 @@ var (
 	ErrInvalidKind = errors.New("journal: record kind 0 is invalid")
 	// ErrNotReplayed is returned by Add and Release before Replay ran.
 	ErrNotReplayed = errors.New("journal: Replay must run before Add")
-	// ErrReplayed is returned by a second call of Replay.
+	// ErrReplayed is returned by Replay after the first Add.
 	ErrReplayed = errors.New("journal: Replay already ran")
 	// ErrGeometry is returned by Open when the files on disk do not match
 	// Options (file count or size changed) while some still hold records.

@@ -31,10 +31,11 @@ func (j *Journal) Replay(from uint64, fn func(seq uint64, r Record) error) error
 	switch {
 	case j.closed:
 		return ErrClosed
-	case j.replayed:
+	case j.added:
 		return ErrReplayed
 	}
 	from = max(from, 1)
+	j.nextGen = 0
 	start, maxGenFile := -1, -1
 	for i := range j.files {
 		h := j.files[i].hdr

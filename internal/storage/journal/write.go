@@ -75,6 +75,7 @@ func (j *Journal) Add(r Record) (uint64, error) {
 		}
 		j.begin()
 	}
+	j.added = true
 	reg := j.headRegion(size)
 	seq := j.nextSeq
 	reg.buf = appendRecord(reg.buf, j.files[reg.file].hdr.gen, seq, r)
