@@ -77,7 +77,7 @@ type Journal struct {
 	err    error // sticky: set by a failed round, returned by every later call
 
 	replayed   bool
-	added      bool // an Add happened: Replay may no longer run
+	added      bool   // an Add happened: Replay may no longer run
 	nextGen    uint64 // generation the next begun file takes
 	nextSeq    uint64 // seq of the next Add
 	durableSeq uint64 // every record ≤ durableSeq is durable
