@@ -403,3 +403,40 @@ func TestDirectFallback(t *testing.T) {
 	j.Close()
 	_ = binary.LittleEndian
 }
+
+// TestRunConcurrentWithAdd runs each round's job on another goroutine while
+// the owner keeps adding (the -race detector checks the ownership split).
+func TestRunConcurrentWithAdd(t *testing.T) {
+	forEachFS(t, func(t *testing.T, fsys vfs.FS, dir string, opts Options) {
+		rng := rand.New(rand.NewPCG(12, 13))
+		m := newModel()
+		j := mustOpen(t, fsys, dir, opts)
+		replayAll(t, j, 0)
+		released := uint64(1)
+		for range 60 {
+			s := j.PrepareSync()
+			done := make(chan error, 1)
+			if s != nil {
+				go func() { done <- s.Run() }()
+			}
+			for range 1 + rng.IntN(4) {
+				if _, err := m.add(t, j, genRecord(rng, rng.IntN(1200))); errors.Is(err, ErrFull) {
+					break
+				} else if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if s != nil {
+				j.FinishSync(s, <-done)
+			}
+			released = max(released, j.DurableSeq()-min(j.DurableSeq(), 3))
+			j.Release(released)
+		}
+		round(t, j)
+		last := j.LastSeq()
+		j.Close()
+		j = mustOpen(t, fsys, dir, opts)
+		m.check(t, replayAll(t, j, released), released, last)
+		j.Close()
+	})
+}
