@@ -148,6 +148,20 @@ func TestErrorsJoined(t *testing.T) {
 	}
 }
 
+func TestErrorsBounded(t *testing.T) {
+	var b strings.Builder
+	for i := 0; i < 500; i++ { // 500 distinct unknown keys
+		b.WriteString("k" + strings.Repeat("z", i%7) + string(rune('a'+i%26)) + strings.Repeat("q", i/26) + ": 1\n")
+	}
+	_, err := Resolve(Input{File: []byte(b.String()), FileName: "f"})
+	if err == nil {
+		t.Fatal("accepted 500 unknown keys")
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n != maxErrors+1 || !strings.Contains(err.Error(), "and 480 more errors") {
+		t.Fatalf("%d lines of errors for 500 unknown keys; last: %q", n, err.Error()[len(err.Error())-60:])
+	}
+}
+
 func TestValues(t *testing.T) {
 	in := Input{
 		File: []byte(strings.Join([]string{

@@ -100,11 +100,20 @@ func Resolve(in Input) (*Config, error) {
 	if err := resolveAdvertised(cfg, values[byName["advertise_kafka_addr"]]); err != nil {
 		errs = append(errs, err)
 	}
+	if len(errs) > maxErrors {
+		n := len(errs) - maxErrors
+		errs = append(errs[:maxErrors], &Error{Source: Source{Kind: FromFile, Name: in.FileName},
+			Err: fmt.Errorf("%w: and %d more errors", ErrInvalid, n)})
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return cfg, nil
 }
+
+// maxErrors bounds the errors reported at once (a garbage file could
+// otherwise produce one per line).
+const maxErrors = 20
 
 // value parses, bounds-checks and validates one candidate.
 func (s *Setting) value(r raw) (any, error) {
