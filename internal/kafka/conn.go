@@ -149,7 +149,7 @@ func (c *conn) readRequest() (*pending, error) {
 	}
 	charge := api.charge(size)
 	actx, acancel := context.WithTimeout(c.readCtx, cfg.ReadTimeout)
-	err = c.s.budget.acquire(actx, charge)
+	err = c.s.budget.Acquire(actx, charge)
 	acancel()
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -244,7 +244,7 @@ func (c *conn) release(p *pending) {
 		c.s.pool.put(p.frame)
 	}
 	p.frame = nil
-	c.s.budget.release(p.charge)
+	c.s.budget.Release(p.charge)
 }
 
 // writeLoop writes responses in request order, flushing when it would

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/petrel-streaming/petrel/internal/shard"
 )
 
 // Server serves the Kafka protocol on any number of listeners. Any
@@ -19,7 +21,7 @@ type Server struct {
 	cfg    Config
 	reg    *Registry
 	log    *slog.Logger
-	budget *byteBudget
+	budget *shard.Budget // decode memory, node-wide
 	pool   *bufPool
 	nextID atomic.Uint64
 
@@ -53,7 +55,7 @@ func NewServer(cfg Config, reg *Registry, log *slog.Logger) (*Server, error) {
 		cfg:       cfg,
 		reg:       reg,
 		log:       log,
-		budget:    newByteBudget(cfg.DecodeBudgetBytes),
+		budget:    shard.NewBudget("kafka decode", cfg.DecodeBudgetBytes),
 		pool:      newBufPool(),
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*conn]struct{}{},
@@ -197,6 +199,6 @@ func (s *Server) Stats() Stats {
 		st.InFlight += c.inFlight.Load()
 	}
 	s.mu.Unlock()
-	st.DecodeBytesInUse = s.budget.inUse()
+	st.DecodeBytesInUse = s.budget.Used()
 	return st
 }
