@@ -1,6 +1,8 @@
 package kafka
 
-// ApiVersions (key 18): v0–v4, every version kmsg defines.
+// ApiVersions (key 18): v0–v4. v5 (KIP-1242: the client names the cluster
+// and node it expects, REBOOTSTRAP_REQUIRED on a mismatch) waits for
+// cluster identity; kmsg v1.15 defines it.
 //
 // Behaviour:
 //   - The key list is computed from the Registry: a key is advertised
@@ -25,13 +27,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-const apiVersionsKey = 18
+const (
+	apiVersionsKey = 18
+	apiVersionsMax = 4
+)
 
 func (r *Registry) apiVersionsAPI() API {
 	return API{
 		Key:        apiVersionsKey,
 		MinVersion: 0,
-		MaxVersion: (&kmsg.ApiVersionsRequest{}).MaxVersion(),
+		MaxVersion: apiVersionsMax,
 		Handle: func(_ context.Context, req *Request) (kmsg.Response, error) {
 			return r.apiVersions(req.Msg.(*kmsg.ApiVersionsRequest)), nil
 		},

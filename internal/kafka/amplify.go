@@ -18,9 +18,12 @@ import (
 //
 //	sizeof(element) / (encoded size of one more default element)
 //
-// with kmsg's own encoder, and take the maximum; append growth can double
-// an array's capacity and the abandoned smaller arrays are garbage too, so
-// the bound is 3 × that ratio, plus 1 for string copies.
+// with kmsg's own encoder, and take the maximum (the element's size
+// includes what its pointer fields allocate: a nullable string's header, a
+// nullable struct). Arrays grow by doubling (appendZero): the final
+// capacity is under twice the element count and the abandoned copies sum
+// to less than the final capacity, so the bound is 4 × that ratio, plus 1
+// for string copies.
 func amplification(key, version int16) float64 {
 	req := kmsg.RequestForKey(key)
 	if req == nil {
@@ -31,19 +34,29 @@ func amplification(key, version int16) float64 {
 		one := encodedLen(key, version, path, 1)
 		two := encodedLen(key, version, path, 2)
 		if d := two - one; d > 0 {
-			worst = max(worst, (float64(elem.Size())+stringExtra(elem))/float64(d))
+			worst = max(worst, float64(heapSize(elem))/float64(d))
 		}
 	})
-	return 3*worst + 1
+	return 4*worst + 1
 }
 
-// stringExtra is the per-element heap a nullable string costs beyond the
-// element itself (a *string points at a separately allocated header).
-func stringExtra(t reflect.Type) float64 {
-	if t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.String {
-		return 16
+// heapSize is what one element of type t costs: its own size plus the
+// objects its pointer fields point at (rounded up to Go's 16-byte minimum
+// size class).
+func heapSize(t reflect.Type) uintptr {
+	size := t.Size()
+	ptr := func(p reflect.Type) uintptr { return max(16, p.Elem().Size()) }
+	switch t.Kind() {
+	case reflect.Pointer:
+		size += ptr(t)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if f := t.Field(i).Type; f.Kind() == reflect.Pointer {
+				size += ptr(f)
+			}
+		}
 	}
-	return 0
+	return size
 }
 
 // walkArrays calls fn for every slice field reachable from struct type t,

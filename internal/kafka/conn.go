@@ -215,7 +215,7 @@ func (c *conn) readErr(err error) error {
 	if isTimeout(err) && c.readCtx.Err() == nil {
 		return fmt.Errorf("%w: frame not received within %v", ErrTimeout, c.s.cfg.ReadTimeout)
 	}
-	if errors.Is(err, io.EOF) {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("%w: connection closed inside a frame", ErrMalformed)
 	}
 	return err

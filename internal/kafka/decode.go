@@ -15,9 +15,16 @@ const arrayPreallocMax = 32
 
 // appendZero appends a zero element to *a and returns a pointer to it. The
 // pointer is valid until the next append to *a.
+// Capacity doubles (append grows large slices by 1.25×, which allocates
+// about 5× the final array in abandoned copies; doubling bounds the copies
+// by the final capacity, itself under twice the element count).
 func appendZero[T any](a *[]T) *T {
-	var zero T
-	*a = append(*a, zero)
+	if len(*a) == cap(*a) {
+		grown := make([]T, len(*a), max(2*cap(*a), arrayPreallocMax))
+		copy(grown, *a)
+		*a = grown
+	}
+	*a = (*a)[:len(*a)+1]
 	return &(*a)[len(*a)-1]
 }
 

@@ -53,7 +53,7 @@ func TestApiVersionsFallbackAndValidation(t *testing.T) {
 	if err := resp.ReadFrom(body); err != nil {
 		t.Fatal(err)
 	}
-	max18 := (&kmsg.ApiVersionsRequest{}).MaxVersion()
+	const max18 = apiVersionsMax
 	if corr != 5 || resp.ErrorCode != kerr.UnsupportedVersion.Code || len(resp.ApiKeys) != 1 ||
 		resp.ApiKeys[0].ApiKey != 18 || resp.ApiKeys[0].MaxVersion != max18 {
 		t.Fatalf("fallback: corr %d %+v", corr, resp)
