@@ -2,7 +2,10 @@ package storage
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
+	"io/fs"
+	"path"
 	"io"
 	"slices"
 
@@ -19,7 +22,15 @@ import (
 // DurableIndex is LastIndex.
 func Open(fsys vfs.FS, dir string, opts Options) (*Log, error) {
 	opts = opts.withDefaults()
-	if err := fsys.MkdirAll(dir); err != nil {
+	if _, err := fsys.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		// A new directory counts once its parent's entry is durable.
+		if err := fsys.MkdirAll(dir); err != nil {
+			return nil, fmt.Errorf("storage: open %s: %w", dir, err)
+		}
+		if err := fsys.SyncDir(path.Dir(dir)); err != nil {
+			return nil, fmt.Errorf("storage: open %s: %w", dir, err)
+		}
+	} else if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
 	}
 	names, err := fsys.List(dir)
@@ -133,11 +144,9 @@ func (l *Log) recover(segs []*segment) error {
 			l.markDirty(l.segs[len(l.segs)-1])
 		}
 		l.dirDirty = true
-		so, err := l.offsetOfIndex(l.start)
-		if err != nil {
+		if err := l.setStartOffset(); err != nil {
 			return err
 		}
-		l.startOffset = so
 	}
 	if l.LastIndex() >= l.start {
 		l.terms = append(l.terms[:0], termStart{index: l.LastIndex(), term: l.LastTerm()})
@@ -186,4 +195,22 @@ func (l *Log) truncateFile(name string, size int64) error {
 	}
 	defer l.lf.handles.release(h)
 	return h.f.Truncate(size)
+}
+
+// setStartOffset finds the Kafka offset of the first index: the first
+// segment's base offset (from its index) when the log starts at a
+// segment's base, else the Offset field of the first entry.
+func (l *Log) setStartOffset() error {
+	if len(l.segs) > 0 && l.start == l.segs[0].base {
+		st, err := l.segs[0].state(l.lf)
+		l.startOffset = st.baseOffset
+		return err
+	}
+	if l.start == l.act.base {
+		l.startOffset = l.act.st.baseOffset
+		return nil
+	}
+	so, err := l.offsetOfIndex(l.start)
+	l.startOffset = so
+	return err
 }
