@@ -4,9 +4,9 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
-	"io"
 	"slices"
 
 	"github.com/petrel-streaming/petrel/internal/vfs"
