@@ -394,10 +394,16 @@ func (l *Log) activate(seg *segment, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	defer l.lf.handles.release(h)
+	l.lf.handles.release(h)
 	if !l.direct { // fell back while opening
 		return nil
 	}
+	// The tail page is read through a buffered handle (direct reads need
+	// alignment too).
+	if h, err = l.lf.handles.acquire(l.lf.fs, seg.logPath, false); err != nil {
+		return err
+	}
+	defer l.lf.handles.release(h)
 	return l.dw.load(h.f, seg.st.size)
 }
 
