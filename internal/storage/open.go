@@ -72,6 +72,7 @@ func (l *Log) recover(segs []*segment) error {
 		segs = segs[1:]
 	}
 	var st segState
+	removed := false
 	for len(segs) > 0 {
 		last := segs[len(segs)-1]
 		var fileSize int64
@@ -100,6 +101,7 @@ func (l *Log) recover(segs []*segment) error {
 					return err
 				}
 				segs = segs[:len(segs)-1]
+				removed = true
 				prev.mu.Lock()
 				prev.loaded = false // recover it again, as the last segment
 				prev.mu.Unlock()
@@ -109,6 +111,13 @@ func (l *Log) recover(segs []*segment) error {
 			st = emptyState(last.base, l.opts.StartOffset)
 		}
 		if fileSize > st.size {
+			if removed {
+				// Removals first, durably: a cut that reached the disk
+				// before them would leave a hole.
+				if err := l.lf.fs.SyncDir(l.lf.dir); err != nil {
+					return err
+				}
+			}
 			if err := l.truncateFile(last.logPath, st.size); err != nil {
 				return err
 			}

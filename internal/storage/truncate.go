@@ -45,15 +45,8 @@ func (l *Log) TruncateSuffix(from model.Index) error {
 	default:
 		nst = emptyState(seg.base, st.baseOffset)
 	}
-	if err := l.truncateFile(seg.logPath, nst.size); err != nil {
-		return l.fail(err)
-	}
-	ns := newSegment(l.lf.dir, seg.base)
-	ns.st, ns.loaded = nst, true
-	ns.written = min(seg.written, len(nst.points))
-	if err := l.truncateIndexFile(ns); err != nil {
-		ns.written = 0
-	}
+	// Later segments go first, durably: were the cut to reach the disk
+	// before their removal, a crash would leave a hole in the log.
 	for j := len(v.segs); j > keep; j-- {
 		s, _, _ := v.stateOfNoLoad(j)
 		if s == seg {
@@ -62,6 +55,20 @@ func (l *Log) TruncateSuffix(from model.Index) error {
 		if err := l.removeSegment(s); err != nil {
 			return l.fail(err)
 		}
+	}
+	if keep < len(v.segs) {
+		if err := l.lf.fs.SyncDir(l.lf.dir); err != nil {
+			return l.fail(err)
+		}
+	}
+	if err := l.truncateFile(seg.logPath, nst.size); err != nil {
+		return l.fail(err)
+	}
+	ns := newSegment(l.lf.dir, seg.base)
+	ns.st, ns.loaded = nst, true
+	ns.written = min(seg.written, len(nst.points))
+	if err := l.truncateIndexFile(ns); err != nil {
+		ns.written = 0
 	}
 	l.dirty = dropSeg(l.dirty, seg)
 	l.pending = dropSeg(l.pending, seg)
