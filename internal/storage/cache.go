@@ -156,10 +156,10 @@ func (c *BatchCache) dropLocked(id uint64, from model.Index) {
 }
 
 // copyFrom appends to dst the cached entries of log id from the item
-// holding index i (byIndex) or offset o onwards: whole items, stopping
-// once dst has cap(dst) bytes (at least one item). ok is false if the
-// cache does not hold the start.
-func (c *BatchCache) copyFrom(id uint64, byIndex bool, i model.Index, o model.Offset, dst []byte) ([]byte, bool) {
+// holding index i (byIndex) or offset o onwards: whole items, until dst
+// holds limit bytes or would exceed its capacity (at least one item). ok
+// is false if the cache does not hold the start.
+func (c *BatchCache) copyFrom(id uint64, byIndex bool, i model.Index, o model.Offset, dst []byte, limit int) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	lg := c.logs[id]
@@ -179,10 +179,9 @@ func (c *BatchCache) copyFrom(id uint64, byIndex bool, i model.Index, o model.Of
 			return dst, false
 		}
 	}
-	limit := cap(dst)
-	for ; k < len(live); k++ {
+	for ; k < len(live) && len(dst) < limit; k++ {
 		it := &c.items[live[k]]
-		if len(dst) > 0 && len(dst)+it.n > limit {
+		if len(dst) > 0 && len(dst)+it.n > cap(dst) {
 			break
 		}
 		dst = append(dst, c.ring[it.pos:it.pos+it.n]...)

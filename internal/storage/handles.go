@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"container/list"
 	"errors"
 	"fmt"
 	"io"
@@ -25,7 +24,8 @@ type HandleCache struct {
 	mu      sync.Mutex
 	maxOpen int
 	open    map[handleKey]*handle
-	lru     list.List // of *handle with refs == 0, least recently used first
+	lru     handle // sentinel of the ring of handles with refs == 0, least recently used first
+	nlru    int
 	nopen   int       // files open, including evicted ones still referenced
 
 	bufs    [][]byte // free read buffers
@@ -45,7 +45,8 @@ type handle struct {
 	key     handleKey
 	f       vfs.File
 	refs    int
-	elem    *list.Element // in lru while refs == 0
+	prev    *handle // in lru while refs == 0
+	next    *handle
 	evicted bool          // no longer in open; close at refs == 0
 }
 
@@ -63,7 +64,29 @@ func NewHandleCache(maxOpen int) *HandleCache {
 	if maxOpen <= 0 {
 		maxOpen = DefaultMaxOpenFiles
 	}
-	return &HandleCache{maxOpen: maxOpen, open: make(map[handleKey]*handle), maxBufs: 16}
+	c := &HandleCache{maxOpen: maxOpen, open: make(map[handleKey]*handle), maxBufs: 16}
+	c.lru.prev, c.lru.next = &c.lru, &c.lru
+	return c
+}
+
+func (c *HandleCache) lruRemove(h *handle) {
+	h.prev.next, h.next.prev = h.next, h.prev
+	h.prev, h.next = nil, nil
+	c.nlru--
+}
+
+func (c *HandleCache) lruPush(h *handle) {
+	h.prev, h.next = c.lru.prev, &c.lru
+	c.lru.prev.next = h
+	c.lru.prev = h
+	c.nlru++
+}
+
+// evictIdle closes least recently used idle files while over the bound.
+func (c *HandleCache) evictIdle() {
+	for c.nopen > c.maxOpen && c.nlru > 0 {
+		c.evictLocked(c.lru.next)
+	}
 }
 
 // Open is the number of files currently open.
@@ -81,8 +104,7 @@ func (c *HandleCache) acquire(fsys vfs.FS, name string, direct bool) (*handle, e
 	defer c.mu.Unlock()
 	if h, ok := c.open[key]; ok {
 		if h.refs == 0 {
-			c.lru.Remove(h.elem)
-			h.elem = nil
+			c.lruRemove(h)
 		}
 		h.refs++
 		return h, nil
@@ -109,9 +131,7 @@ func (c *HandleCache) insertLocked(key handleKey, f vfs.File) *handle {
 	h := &handle{key: key, f: f, refs: 1}
 	c.open[key] = h
 	c.nopen++
-	for c.nopen > c.maxOpen && c.lru.Len() > 0 {
-		c.evictLocked(c.lru.Front().Value.(*handle))
-	}
+	c.evictIdle()
 	return h
 }
 
@@ -123,8 +143,7 @@ func (c *HandleCache) evictLocked(h *handle) {
 	h.evicted = true
 	delete(c.open, h.key)
 	if h.refs == 0 {
-		c.lru.Remove(h.elem)
-		h.elem = nil
+		c.lruRemove(h)
 		c.closeLocked(h)
 	}
 }
@@ -146,10 +165,8 @@ func (c *HandleCache) release(h *handle) {
 		c.closeLocked(h)
 		return
 	}
-	h.elem = c.lru.PushBack(h)
-	for c.nopen > c.maxOpen && c.lru.Len() > 0 {
-		c.evictLocked(c.lru.Front().Value.(*handle))
-	}
+	c.lruPush(h)
+	c.evictIdle()
 }
 
 // forget closes every handle on name (now or when released), before the

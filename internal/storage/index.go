@@ -22,15 +22,18 @@ type indexPoint struct {
 	maxTs  int64
 }
 
-// appendTo encodes the point onto dst.
+// appendTo encodes the point onto dst. It encodes in place: a CRC over
+// a stack array would move the array to the heap.
 func (p indexPoint) appendTo(dst []byte) []byte {
-	var b [indexPointSize]byte
+	at := len(dst)
+	dst = append(dst, make([]byte, indexPointSize)...)
+	b := dst[at:]
 	binary.LittleEndian.PutUint64(b[0:], uint64(p.index))
 	binary.LittleEndian.PutUint64(b[8:], uint64(p.offset))
 	binary.LittleEndian.PutUint32(b[16:], p.pos)
 	binary.LittleEndian.PutUint64(b[24:], uint64(p.maxTs))
-	binary.LittleEndian.PutUint32(b[20:], pointCRC(b[:]))
-	return append(dst, b[:]...)
+	binary.LittleEndian.PutUint32(b[20:], pointCRC(b))
+	return dst
 }
 
 func pointCRC(b []byte) uint32 {

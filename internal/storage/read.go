@@ -117,6 +117,7 @@ const (
 type walker struct {
 	decide func(h EntryHeader, ent []byte) action
 	use    func(h EntryHeader, ent []byte)
+	want   int // bytes the caller may take: bounds what the cache copies
 }
 
 // walkFrom visits the entries from the index point at or before i (by
@@ -220,7 +221,7 @@ func (v *View) walkCache(byIndex bool, i model.Index, o model.Offset, w walker) 
 	buf := v.lf.handles.getBuf(0)
 	defer func() { v.lf.handles.putBuf(buf) }()
 	var ok bool
-	buf, ok = c.copyFrom(v.lf.id, byIndex, i, o, buf[:0])
+	buf, ok = c.copyFrom(v.lf.id, byIndex, i, o, buf[:0], max(w.want, 1))
 	if !ok {
 		return false, nil
 	}
@@ -280,6 +281,7 @@ func (v *View) ReadBatches(from model.Offset, maxBytes int, upTo model.Offset, d
 			dst = append(dst, ent[EntryHeaderSize:]...)
 			n += int(h.Len)
 		},
+		want: maxBytes,
 	}
 	err := v.walkFrom(false, 0, from, w)
 	return dst, err
@@ -316,6 +318,7 @@ func (v *View) Entries(lo, hi model.Index, maxBytes uint64) ([]Entry, error) {
 			arena = append(arena, ent[EntryHeaderSize:]...)
 			size += uint64(h.Size())
 		},
+		want: int(min(maxBytes, readBufferBytes)),
 	}
 	if err := v.walkFrom(true, lo, 0, w); err != nil {
 		return nil, err
