@@ -26,7 +26,7 @@ type HandleCache struct {
 	open    map[handleKey]*handle
 	lru     handle // sentinel of the ring of handles with refs == 0, least recently used first
 	nlru    int
-	nopen   int       // files open, including evicted ones still referenced
+	nopen   int // files open, including evicted ones still referenced
 
 	bufs    [][]byte // free read buffers
 	abufs   [][]byte // free aligned staging buffers (direct I/O)
@@ -47,7 +47,7 @@ type handle struct {
 	refs    int
 	prev    *handle // in lru while refs == 0
 	next    *handle
-	evicted bool          // no longer in open; close at refs == 0
+	evicted bool // no longer in open; close at refs == 0
 }
 
 // Default bounds.
