@@ -241,6 +241,7 @@ func TestCrashDurability(t *testing.T) {
 		}
 		clone := mem.CrashClone(opts...)
 		o2 := testOpts(clk)
+		o2.Direct = o.Direct
 		l2, err := Open(clone, "/d", o2)
 		if err != nil {
 			t.Fatalf("round %d: reopen: %v", round, err)
@@ -253,6 +254,15 @@ func TestCrashDurability(t *testing.T) {
 		}
 		if l2.DurableIndex() != l2.LastIndex() {
 			t.Fatalf("after open durable %d last %d", l2.DurableIndex(), l2.LastIndex())
+		}
+		// The recovered log takes appends again.
+		g2 := newGen()
+		g2.idx, g2.off, g2.term, g2.ts = l2.LastIndex()+1, l2.NextOffset(), g.term, g.ts
+		b := g2.data(nil, 2, rng.IntN(5000))
+		mustAppend(t, l2, b)
+		mustSync(t, l2)
+		if got := entriesOf(t, l2); !bytes.Equal(got[len(got)-len(b):], b) {
+			t.Fatalf("round %d: append after recovery reads back differently", round)
 		}
 		l2.Close()
 		l.Close()
