@@ -186,7 +186,9 @@ type errorFS struct {
 	inj   Injector
 }
 
-func (e *errorFS) maybe(k OpKind, name string) error { return e.inj.MaybeError(Op{Kind: k, Path: name}) }
+func (e *errorFS) maybe(k OpKind, name string) error {
+	return e.inj.MaybeError(Op{Kind: k, Path: name})
+}
 
 func (e *errorFS) wrap(f File, err error) (File, error) {
 	if err != nil {
