@@ -264,6 +264,9 @@ func (m *MemFS) Rename(oldname, newname string) error {
 	if err != nil {
 		return err
 	}
+	if to, from := split(newname), split(oldname); n.dir && len(to) > len(from) && isWithin(to, from) {
+		return pathErr("rename", newname, unix.EINVAL) // a directory into itself
+	}
 	if dst, ok := ndir.kids[nbase]; ok && dst != n {
 		switch {
 		case dst.dir && !n.dir:
@@ -277,6 +280,11 @@ func (m *MemFS) Rename(oldname, newname string) error {
 	delete(odir.kids, obase)
 	ndir.kids[nbase] = n
 	return nil
+}
+
+// isWithin reports whether path elems start with prefix elems.
+func isWithin(elems, prefix []string) bool {
+	return len(elems) >= len(prefix) && slices.Equal(elems[:len(prefix)], prefix)
 }
 
 // MkdirAll implements FS. New directories, like files, are durable only once

@@ -298,6 +298,13 @@ func TestMemDirectBufferAlignment(t *testing.T) {
 	if _, err := f.ReadAt(buf[:Alignment], 512); !errors.Is(err, syscall.EINVAL) {
 		t.Fatalf("512-aligned offset read: %v, want EINVAL", err)
 	}
+	_, err = f.WriteAt(buf[:100], 0)
+	if !DirectRefused(err) || DirectRefused(nil) || DirectRefused(fs.ErrNotExist) {
+		t.Fatalf("DirectRefused(%v) = false, or true for nil/ErrNotExist", err)
+	}
+	if _, err := NewErrorFS(m, FailNth(0).With(ErrDirectUnsupported)).Create("/g", OpenOptions{Direct: true}); !DirectRefused(err) {
+		t.Fatalf("DirectRefused(%v) = false", err)
+	}
 	g, err := m.Open("/f", OpenOptions{}) // buffered handles are not checked
 	must(t, err)
 	if _, err := g.WriteAt(buf[1:100], 7); err != nil {

@@ -196,6 +196,14 @@ func testRename(t *testing.T, fsys FS, dir string) {
 	if got := readAll(t, fsys, path.Join(sub, "c")); string(got) != "A" {
 		t.Fatalf("moved content %q", got)
 	}
+	must(t, fsys.MkdirAll(path.Join(sub, "x")))
+	if err := fsys.Rename(sub, path.Join(sub, "x", "sub")); !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("Rename of a directory into itself: %v, want EINVAL", err)
+	}
+	must(t, fsys.Rename(path.Join(sub, "x"), path.Join(dir, "x"))) // directories move too
+	if st, err := fsys.Stat(path.Join(dir, "x")); err != nil || !st.IsDir {
+		t.Fatalf("moved directory: %+v, %v", st, err)
+	}
 }
 
 func testRemove(t *testing.T, fsys FS, dir string) {
