@@ -3,7 +3,6 @@ package storage
 import (
 	"errors"
 	"io"
-	"syscall"
 
 	"github.com/petrel-streaming/petrel/internal/vfs"
 )
@@ -85,7 +84,7 @@ var errDirectPos = errors.New("storage: direct write not at the logical end")
 // isDirectRefused reports whether err says the file system will not do
 // direct I/O (so the caller falls back to buffered I/O).
 func isDirectRefused(err error) bool {
-	return errors.Is(err, vfs.ErrDirectUnsupported) || errors.Is(err, syscall.EINVAL)
+	return vfs.DirectRefused(err)
 }
 
 // getAligned returns an aligned staging buffer of directBufferBytes.
