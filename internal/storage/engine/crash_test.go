@@ -1,0 +1,338 @@
+package engine
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/petrel-streaming/petrel/internal/model"
+	"github.com/petrel-streaming/petrel/internal/storage"
+	"github.com/petrel-streaming/petrel/internal/vfs"
+)
+
+// mentry is the model of one entry: its encoded bytes.
+type mentry struct {
+	idx model.Index
+	off model.Offset
+	raw []byte
+}
+
+// mpart is the model of one partition: what the engine was told (cur) and
+// what a finished round acknowledged (acked).
+type mpart struct {
+	key     model.PartitionKey
+	cur     []mentry // contiguous, cur[0].idx == start (when non-empty)
+	start   model.Index
+	term    model.Term
+	nextIdx model.Index
+	nextOff model.Offset
+	hs      HardState
+	hsSet   bool
+
+	cutPending model.Index // lowest index a staged conflicting append cuts at (0: none)
+	commit     model.Index // highest commit index staged: Raft never cuts below it
+
+	acked      []mentry
+	ackedStart model.Index
+	ackedHS    HardState
+	ackedHSSet bool
+	ever       map[model.Index]map[string]bool // every encoding ever staged at an index
+}
+
+func (m *mpart) last() model.Index { return m.nextIdx - 1 }
+
+// entryAt returns the model's entry at index i.
+func (m *mpart) entryAt(i model.Index) mentry { return m.cur[i-m.cur[0].idx] }
+
+type crashModel struct {
+	t     *testing.T
+	rng   *rand.Rand
+	parts []*mpart
+}
+
+func (cm *crashModel) stage(e *Engine, m *mpart, from model.Index, n int, size int) {
+	if from != m.nextIdx {
+		// A conflicting append from a new leader: cut the model there. The
+		// cut may become durable before the round ends (Raft allows it: the
+		// entries cut were never committed).
+		if m.cutPending == 0 || from < m.cutPending {
+			m.cutPending = from
+		}
+		m.term++
+		m.nextOff = m.entryAt(from).off
+		m.cur = m.cur[:from-m.cur[0].idx]
+		m.nextIdx = from
+	}
+	var buf []byte
+	for range n {
+		at := len(buf)
+		if cm.rng.IntN(8) == 0 {
+			buf = internalEntry(buf, m.nextIdx, m.term, m.nextOff, []byte(fmt.Sprintf("cfg-%d", m.nextIdx)))
+		} else {
+			count := int32(1 + cm.rng.IntN(5))
+			buf = dataEntry(buf, m.nextIdx, m.term, m.nextOff, count, model.BatchHeaderSize+cm.rng.IntN(size), byte(cm.rng.Uint32()))
+			m.nextOff += model.Offset(count)
+		}
+		raw := append([]byte(nil), buf[at:]...)
+		m.cur = append(m.cur, mentry{idx: m.nextIdx, raw: raw, off: mustHeader(cm.t, raw).Offset})
+		if m.ever[m.nextIdx] == nil {
+			m.ever[m.nextIdx] = map[string]bool{}
+		}
+		m.ever[m.nextIdx][string(raw)] = true
+		m.nextIdx++
+	}
+	if err := e.Append(m.key, buf); err != nil {
+		cm.t.Fatalf("append %s at %d: %v", m.key, from, err)
+	}
+}
+
+func mustHeader(t *testing.T, raw []byte) storage.EntryHeader {
+	h, _, _, err := storage.DecodeEntry(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// round runs rounds until nothing is staged; then everything the model
+// holds is acknowledged. crash, if set, is called at a random point inside
+// the first round, before the engine learns the outcome.
+func (cm *crashModel) round(e *Engine, crash func()) {
+	for tries := 0; ; tries++ {
+		if tries > 50 {
+			cm.t.Fatal("engine stayed blocked for 50 rounds")
+		}
+		r, err := e.StartRound()
+		if err != nil {
+			cm.t.Fatalf("start round: %v", err)
+		}
+		if crash != nil && cm.rng.IntN(2) == 0 {
+			crash()
+			crash = nil
+		}
+		if err := r.Wait(); err != nil {
+			cm.t.Fatalf("wait: %v", err)
+		}
+		if crash != nil {
+			crash()
+			crash = nil
+		}
+		res := e.FinishRound(r)
+		if err := e.usable(); err != nil {
+			cm.t.Fatalf("finish round: %v", err)
+		}
+		if !e.Pending() {
+			break
+		}
+		if res.Blocked {
+			if ch := e.FlushDone(); ch != nil {
+				<-ch
+			}
+		}
+	}
+	for _, m := range cm.parts {
+		m.acked = append(m.acked[:0], m.cur...)
+		m.ackedStart, m.ackedHS, m.ackedHSSet = m.start, m.hs, m.hsSet
+		m.cutPending = 0
+	}
+}
+
+// check reopens a crash clone of fs and verifies every partition against
+// the model.
+func (cm *crashModel) check(mem *vfs.MemFS, opts Options, step int) {
+	cm.t.Helper()
+	var keep vfs.CrashCloneOptions
+	if os.Getenv("PETREL_NO_PAGES") == "" {
+		keep.KeepUnsyncedPages = rand.New(rand.NewPCG(cm.rng.Uint64(), uint64(step)))
+	}
+	clone := mem.CrashClone(keep)
+	opts.FS = clone
+	e, err := Open(opts)
+	if err != nil {
+		cm.t.Fatalf("step %d: reopen after crash: %v", step, err)
+	}
+	defer e.Close()
+	for _, m := range cm.parts {
+		lg, err := e.Partition(m.key)
+		if err != nil {
+			cm.t.Fatalf("step %d: %s: %v", step, m.key, err)
+		}
+		var ackedLast model.Index
+		if len(m.acked) > 0 {
+			ackedLast = m.acked[len(m.acked)-1].idx
+		}
+		if m.cutPending != 0 && m.cutPending <= ackedLast {
+			ackedLast = m.cutPending - 1 // a cut in flight may already hold
+		}
+		if lg.LastIndex() < ackedLast {
+			cm.t.Fatalf("step %d: %s: log ends at %d, acknowledged up to %d", step, m.key, lg.LastIndex(), ackedLast)
+		}
+		if len(m.acked) > 0 && lg.FirstIndex() > m.acked[0].idx {
+			cm.t.Fatalf("step %d: %s: log starts at %d, acknowledged from %d", step, m.key, lg.FirstIndex(), m.acked[0].idx)
+		}
+		lo := lg.FirstIndex()
+		if len(m.acked) > 0 {
+			lo = m.acked[0].idx
+		}
+		if lo > lg.LastIndex() {
+			continue
+		}
+		got, err := readAll(lg, lo)
+		if err != nil {
+			cm.t.Fatalf("step %d: %s: read [%d, %d]: %v", step, m.key, lo, lg.LastIndex(), err)
+		}
+		if want := int(lg.LastIndex() - lo + 1); len(got) != want {
+			cm.t.Fatalf("step %d: %s: read %d entries from %d, want %d", step, m.key, len(got), lo, want)
+		}
+		for _, g := range got {
+			raw := storage.AppendEntry(nil, g.EntryHeader, g.Payload)
+			if g.Index <= ackedLast {
+				if want := m.acked[g.Index-m.acked[0].idx]; !bytes.Equal(raw, want.raw) {
+					cm.t.Fatalf("step %d: %s: acknowledged entry %d differs after recovery", step, m.key, g.Index)
+				}
+			} else if !m.ever[g.Index][string(raw)] {
+				cm.t.Fatalf("step %d: %s: entry %d after recovery was never written", step, m.key, g.Index)
+			}
+		}
+		hs, ok, err := e.HardState(m.key)
+		if err != nil {
+			cm.t.Fatalf("step %d: %s: hard state: %v", step, m.key, err)
+		}
+		if m.ackedHSSet {
+			if !ok || hs.Term < m.ackedHS.Term || hs.Commit > lg.LastIndex() {
+				cm.t.Fatalf("step %d: %s: hard state %+v (found %v) after acknowledging %+v, log end %d", step, m.key, hs, ok, m.ackedHS, lg.LastIndex())
+			}
+		}
+	}
+}
+
+func TestCrashProperty(t *testing.T) {
+	seeds, steps := 40, 400
+	if testing.Short() {
+		seeds, steps = 8, 250
+	}
+	base := uint64(time.Now().UnixNano())
+	if s := os.Getenv("PETREL_SEED"); s != "" {
+		fmt.Sscan(s, &base)
+		seeds = 1
+	}
+	for s := range seeds {
+		seed := base + uint64(s)
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			t.Logf("seed %d (replay with PETREL_SEED)", seed)
+			runCrashProperty(t, seed, steps)
+		})
+	}
+}
+
+func crashOptions(mem vfs.FS) Options {
+	return Options{
+		FS:               mem,
+		Dir:              "data/shard-0",
+		JournalFileBytes: 256 << 10,
+		JournalFiles:     3,
+		DirectMinBytes:   16 << 10,
+		DirectMaxBytes:   16 << 10,
+		Log: storage.Options{
+			SegmentBytes:       64 << 10,
+			IndexIntervalBytes: 1024,
+			PreallocStep:       16 << 10,
+		},
+		HandleCacheFiles: 8,
+		BatchCacheBytes:  64 << 10,
+	}
+}
+
+func runCrashProperty(t *testing.T, seed uint64, steps int) {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	mem := vfs.NewMem()
+	opts := crashOptions(mem)
+	e, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = e.Close() }()
+	cm := &crashModel{t: t, rng: rng}
+	for i := range 4 {
+		cm.parts = append(cm.parts, &mpart{key: key(i), term: 1, nextIdx: 1, ever: map[model.Index]map[string]bool{}})
+	}
+	debug := os.Getenv("PETREL_DEBUG") != ""
+	debugReplay = debug
+	for step := range steps {
+		m := cm.parts[rng.IntN(len(cm.parts))]
+		op := rng.IntN(100)
+		if debug {
+			var live uint64
+			var dirty bool
+			if p := e.parts[m.key]; p != nil {
+				live, dirty = p.live, p.dirty
+			}
+			t.Logf("step %d op %d part %d next %d live %d dirty %v durable %d jlast %d", step, op, m.key.Partition, m.nextIdx,
+				live, dirty, e.DurableIndex(m.key), e.j.LastSeq())
+		}
+		switch {
+		case op < 40: // small appends: the journal path
+			cm.stage(e, m, m.nextIdx, 1+rng.IntN(4), 600)
+		case op < 48: // a large append: the direct path when the partition has no live records
+			cm.stage(e, m, m.nextIdx, 6+rng.IntN(6), 6000)
+		case op < 53: // a conflicting append from a new leader
+			if len(m.cur) > 1 {
+				from := m.cur[1+rng.IntN(len(m.cur)-1)].idx
+				if from > m.commit {
+					cm.stage(e, m, from, 1+rng.IntN(3), 600)
+				}
+			}
+		case op < 60:
+			m.commit += model.Index(rng.IntN(int(m.nextIdx - m.commit)))
+			m.hs = HardState{Term: m.term, Vote: model.NodeID(rng.IntN(3)), Commit: m.commit}
+			m.hsSet = true
+			if err := e.SetHardState(m.key, m.hs); err != nil {
+				t.Fatal(err)
+			}
+		case op < 62: // prefix truncation up to an acknowledged entry
+			if len(m.acked) > 2 && len(m.cur) > 2 {
+				s := m.cur[rng.IntN(len(m.cur)-1)].idx
+				if s <= m.acked[len(m.acked)-1].idx && s > m.start {
+					if err := e.SetStartIndex(m.key, s); err != nil {
+						t.Fatal(err)
+					}
+					m.cur = m.cur[s-m.cur[0].idx:]
+					m.start = s
+				}
+			}
+		case op < 64:
+			e.Idle()
+		case op < 90:
+			cm.round(e, nil)
+		default:
+			cm.round(e, func() { cm.check(mem, opts, step) })
+		}
+	}
+	cm.round(e, nil)
+	cm.check(mem, opts, steps)
+	if err := e.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	cm.check(mem, opts, steps+1)
+}
+
+// readAll reads every entry from lo to the end; Entries may stop early (at
+// a segment end, as Raft's Storage.Entries is allowed to).
+func readAll(lg *storage.Log, lo model.Index) ([]storage.Entry, error) {
+	var out []storage.Entry
+	for lo <= lg.LastIndex() {
+		got, err := lg.Entries(lo, lg.LastIndex()+1, 1<<40)
+		if err != nil {
+			return out, err
+		}
+		if len(got) == 0 {
+			return out, fmt.Errorf("no entries at %d", lo)
+		}
+		out = append(out, got...)
+		lo = got[len(got)-1].Index + 1
+	}
+	return out, nil
+}

@@ -1,0 +1,93 @@
+// Package engine is the per-shard storage engine: it makes the writes of
+// every partition a shard owns durable together, in sync rounds, with about
+// one fdatasync of latency whatever the number of partitions.
+//
+// A shard owns one Engine (one goroutine touches it: the shard's). The
+// Engine owns the shard's journal, its metadata store (kv) and the logs of
+// its partitions. Callers stage work (Append, Truncate, SetHardState,
+// Put) and then run a round:
+//
+//	for {
+//	    ... stage appends, truncations and metadata for any partitions ...
+//	    r, err := e.StartRound()  // owner: writes, picks a path per partition
+//	    err = r.Wait()            // any goroutine: the round's fdatasyncs, in parallel
+//	    res := e.FinishRound(r)   // owner: what is durable now
+//	    ... acknowledge res.Durable ...
+//	}
+//
+// There is no timer: the next round starts when the last one ends, so while
+// the disk is busy, staged work accumulates and the next round carries more.
+//
+// # Two paths to durability
+//
+//	         staged entries of partition p
+//	                  │
+//	     small, or p has live journal records?
+//	       yes │                         │ no, and large
+//	           ▼                         ▼
+//	journal record (kind entries)   segment write (log.Append)
+//	+ segment write, buffered       + segment fdatasync, this round
+//	(write-behind, no fsync)        + journal barrier record
+//	           │                         │
+//	           └──────► one journal fdatasync per round ◄─┘ (in parallel)
+//
+// The journal path writes every byte twice (journal now, segment later) but
+// shares one fdatasync with every other partition of the shard. The direct
+// path writes once but pays a fdatasync of its own; it is chosen when the
+// partition's pending bytes would take longer to write than a journal sync
+// takes (the threshold is the measured journal bandwidth × the measured
+// journal sync latency, bounded), and only when the partition has no live
+// journal records: otherwise an acknowledged direct write could sit behind
+// journaled bytes that are not in the segment yet, and recovery would cut
+// it off as a torn tail.
+//
+// # Write-behind and checkpoints
+//
+// A journaled partition's segment writes go to the page cache only. A flush
+// (started by FinishRound when the journal is a quarter full, or when it has
+// dirty partitions and nothing else to do) captures S, the next journal
+// sequence number, fdatasyncs every dirty segment (and its directory after a
+// roll), saves the kv map as a snapshot carrying the checkpoint
+// C = min(S, last durable seq + 1), and then releases journal records below
+// C. The journal is bounded: when it is full, staged journal work waits
+// (backpressure) until a flush releases space.
+//
+// # Journal record kinds
+//
+//	kind       key              payload
+//	entries    partition        encoded log entries (storage format), appended as they are
+//	truncate   partition        index (uint64 LE): entries ≥ index were removed
+//	barrier    partition        first, last index (uint64 LE), term: a direct write
+//	kv         none             kv.EncodeBatch of the round's metadata updates
+//	remove     partition        the partition was deleted: skip every record of it
+//
+// # Recovery (Open)
+//
+//  1. Load the kv snapshot: the map and checkpoint C.
+//  2. Pass 1 over the journal from C: the latest barrier and removal per partition.
+//  3. Pass 2: replay each record onto its partition's log (opened and
+//     recovered by storage.Open: torn tails cut), skipping a partition's
+//     records older than its latest barrier and all records of removed
+//     partitions. An entries record is redone as it was made: the log is
+//     cut at the record's first index and the entries appended. Bytes from
+//     there on may be a write-behind region with holes (a crash keeps any
+//     subset of unsynced pages); everything before it is durable.
+//  4. Check every partition's hard state: a commit index past the log end is
+//     corruption, and Open refuses to start with a message naming it.
+//
+// # Hard state
+//
+// SetHardState stages a partition's Raft term, vote and commit index into
+// the round's kv batch with the commit index capped at the partition's
+// last index that was durable before the round: the round's own entries may
+// not survive a crash, and a hard state must never claim a commit past what
+// recovery will find (a follower's truncate-and-append could otherwise
+// recover as old-term entries marked committed). The true value follows in
+// the next round.
+//
+// # Layout under Options.Dir
+//
+//	journal/<n>.jnl           the shard's journal ring (see package journal)
+//	kv/kv.snap                metadata snapshot with its checkpoint (package kv)
+//	partitions/<topic id>-<partition>/<base index>.log, .index   (package storage)
+package engine

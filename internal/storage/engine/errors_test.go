@@ -1,0 +1,126 @@
+package engine
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/petrel-streaming/petrel/internal/model"
+	"github.com/petrel-streaming/petrel/internal/vfs"
+)
+
+// TestErrorInjection fails the Nth file system operation, for N = 0, 1, 2,
+// … until a whole workload succeeds: opening, journaled and direct rounds,
+// a roll, a truncation, metadata (hard state) updates, a flush, a prefix
+// truncation, and recovery. Every failure must surface as an error (never a
+// panic or a silent success), and a reopen of a crash clone must hold every
+// acknowledged entry and hard state.
+func TestErrorInjection(t *testing.T) {
+	for n := 0; ; n++ {
+		if n > 5000 {
+			t.Fatal("workload never completed")
+		}
+		mem := vfs.NewMem()
+		inj := vfs.FailNth(n)
+		opts := crashOptions(vfs.NewErrorFS(mem, inj))
+		acked, err := errorWorkload(opts)
+		if !inj.Fired() {
+			if err != nil {
+				t.Fatalf("n=%d: no injected error, yet the workload failed: %v", n, err)
+			}
+			t.Logf("workload completes after %d operations", n)
+			return
+		}
+		// A workload that succeeds despite the injected failure (say, on
+		// closing a read handle) must still recover everything it acked.
+		if err != nil && !errors.Is(err, vfs.ErrInjected) {
+			t.Fatalf("n=%d: error does not wrap the injected one: %v", n, err)
+		}
+		checkRecovered(t, n, mem, acked)
+	}
+}
+
+// ackedState is what the workload saw acknowledged before it failed.
+type ackedState struct {
+	last map[model.PartitionKey]model.Index
+	hs   map[model.PartitionKey]HardState
+}
+
+func errorWorkload(opts Options) (ackedState, error) {
+	acked := ackedState{last: map[model.PartitionKey]model.Index{}, hs: map[model.PartitionKey]HardState{}}
+	e, err := Open(opts)
+	if err != nil {
+		return acked, err
+	}
+	defer e.Close()
+	round := func() error {
+		res, err := e.Round()
+		if err != nil {
+			return err
+		}
+		for _, d := range res.Durable {
+			acked.last[d.Key] = d.Index
+		}
+		return nil
+	}
+	a, b := key(1), key(2)
+	next := map[model.PartitionKey]model.Index{a: 1, b: 1}
+	app := func(k model.PartitionKey, n, size int) error {
+		var buf []byte
+		for range n {
+			i := next[k]
+			buf = dataEntry(buf, i, 1, model.Offset(i-1), 1, size, byte(i))
+			next[k]++
+		}
+		return e.Append(k, buf)
+	}
+	steps := []func() error{
+		func() error { return app(a, 3, 500) },
+		func() error { return app(b, 2, 500) },
+		func() error { return round() },
+		func() error { return app(a, 8, 6000) }, // direct, and a roll
+		func() error { return e.SetHardState(a, HardState{Term: 1, Vote: 1, Commit: 3}) },
+		func() error { return round() },
+		func() error { return app(b, 20, 4000) }, // journaled (live records), rolls
+		func() error { return round() },
+		func() error { return e.Truncate(b, 10) },
+		func() error { next[b] = 10; return app(b, 2, 300) },
+		func() error { return round() },
+		func() error { return e.Flush() },
+		func() error { return e.SetStartIndex(a, 4) },
+		func() error { return round() },
+	}
+	for _, s := range steps {
+		if err := s(); err != nil {
+			return acked, err
+		}
+	}
+	acked.hs[a] = HardState{Term: 1, Vote: 1, Commit: 3}
+	return acked, e.Close()
+}
+
+func checkRecovered(t *testing.T, n int, mem *vfs.MemFS, acked ackedState) {
+	t.Helper()
+	opts := crashOptions(mem.CrashClone())
+	e, err := Open(opts)
+	if err != nil {
+		t.Fatalf("n=%d: recovery after the injected failure: %v", n, err)
+	}
+	defer e.Close()
+	for k, last := range acked.last {
+		lg, err := e.Partition(k)
+		if err != nil {
+			t.Fatalf("n=%d: %v", n, err)
+		}
+		if lg.LastIndex() < last {
+			t.Fatalf("n=%d: %s recovered to %d, acknowledged %d", n, k, lg.LastIndex(), last)
+		}
+		if _, err := readAll(lg, lg.FirstIndex()); err != nil {
+			t.Fatalf("n=%d: %s: reading recovered log: %v", n, k, err)
+		}
+	}
+	for k, want := range acked.hs {
+		if got, ok, err := e.HardState(k); err != nil || !ok || got.Term != want.Term || got.Vote != want.Vote {
+			t.Fatalf("n=%d: %s hard state %+v %v %v, want %+v", n, k, got, ok, err, want)
+		}
+	}
+}

@@ -1,0 +1,51 @@
+package engine
+
+import "time"
+
+// latency models the cost of a journal round as base + bytes/bandwidth and
+// derives the direct-path threshold from it: a partition whose pending
+// bytes take longer to write than the journal's base sync latency is
+// cheaper to sync in its own segment than to write twice.
+type latency struct {
+	baseNs    float64 // EWMA of the sync latency of small journal rounds
+	nsPerByte float64 // EWMA of the marginal cost per byte (journal or direct)
+	min, max  int
+}
+
+const (
+	ewmaWeight     = 0.1
+	smallRoundSize = 16 << 10
+	largeRoundSize = 128 << 10
+)
+
+func (l *latency) init(minBytes, maxBytes int) {
+	l.min, l.max = minBytes, maxBytes
+	l.baseNs = float64(500 * time.Microsecond) // seeds until measured
+	l.nsPerByte = 1.0                          // 1 GB/s
+}
+
+func ewma(old, sample float64) float64 { return old + ewmaWeight*(sample-old) }
+
+func (l *latency) observeJournal(bytes int64, took time.Duration) {
+	l.observe(int(bytes), took)
+}
+
+func (l *latency) observeDirect(bytes int, took time.Duration) {
+	l.observe(bytes, took)
+}
+
+func (l *latency) observe(bytes int, took time.Duration) {
+	ns := float64(took)
+	switch {
+	case bytes <= smallRoundSize:
+		l.baseNs = ewma(l.baseNs, ns)
+	case bytes >= largeRoundSize && ns > l.baseNs:
+		l.nsPerByte = ewma(l.nsPerByte, (ns-l.baseNs)/float64(bytes))
+	}
+}
+
+// directThreshold is the pending size from which a partition goes direct.
+func (l *latency) directThreshold() int {
+	t := int(l.baseNs / max(l.nsPerByte, 1e-3))
+	return min(max(t, l.min), l.max)
+}

@@ -1,0 +1,341 @@
+package engine
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/petrel-streaming/petrel/internal/model"
+	"github.com/petrel-streaming/petrel/internal/storage"
+	"github.com/petrel-streaming/petrel/internal/storage/journal"
+	"github.com/petrel-streaming/petrel/internal/storage/kv"
+)
+
+// Round is one sync round: created by StartRound on the owner, waited on by
+// any goroutine (Wait), completed by FinishRound on the owner.
+type Round struct {
+	jjob     *journal.SyncJob
+	jBytes   int64
+	direct   []directWrite
+	wrote    []durableAt // journaled partitions and their last index
+	kvOps    []kv.Op
+	remove   []*part
+	starts   []*part
+	deferred []deferredWrite
+
+	jErr  error
+	jTime time.Duration
+}
+
+type directWrite struct {
+	p     *part
+	last  model.Index
+	bytes int
+	job   *storage.SyncJob
+	err   error
+	took  time.Duration
+}
+
+// deferredWrite is a truncation, and the entries that follow it, to apply
+// to the segment once the round's journal sync made them durable.
+type deferredWrite struct {
+	p       *part
+	from    model.Index
+	entries []byte
+	last    model.Index
+}
+
+type durableAt struct {
+	p    *part
+	last model.Index
+}
+
+// Durable says a partition is durable up to Index.
+type Durable struct {
+	Key   model.PartitionKey
+	Index model.Index
+}
+
+// Result is what a finished round made durable.
+type Result struct {
+	Durable []Durable
+	// Blocked is true when the journal had no room for some staged work;
+	// it stays staged, and a flush is running to free space.
+	Blocked bool
+	// Journaled and Direct count the partitions on each path this round.
+	Journaled, Direct int
+}
+
+// StartRound writes all staged work: journal records into the journal's
+// round buffer, segment bytes into the logs (written behind, or for the
+// direct path synced by the round). It returns with nothing synced yet.
+func (e *Engine) StartRound() (*Round, error) {
+	if err := e.usable(); err != nil {
+		return nil, err
+	}
+	if e.round != nil {
+		return nil, ErrRoundInFlight
+	}
+	e.pollFlush()
+	if err := e.usable(); err != nil {
+		return nil, err
+	}
+	r := &Round{}
+	threshold := e.lat.directThreshold()
+	e.blocked = false
+	keep := e.staged[:0]
+	for _, p := range e.staged {
+		done, err := e.startPartition(r, p, threshold)
+		if err != nil {
+			return nil, e.fail(err)
+		}
+		if done {
+			p.queued = false
+		} else {
+			keep = append(keep, p)
+		}
+	}
+	clear(e.staged[len(keep):])
+	e.staged = keep
+	if len(e.kvOps) > 0 || len(r.kvOps) > 0 {
+		ops := append(e.kvOps, r.kvOps...)
+		e.scratch = kv.EncodeBatch(e.scratch[:0], ops)
+		if _, err := e.j.Add(journal.Record{Kind: kindKV, Payload: e.scratch}); err != nil {
+			if !errors.Is(err, journal.ErrFull) {
+				return nil, e.fail(err)
+			}
+			// Hard states stay capped and staged ones are restaged below.
+			e.blocked = true
+			e.kvOps = ops
+			r.kvOps = nil
+			for _, p := range r.starts {
+				e.queue(p) // its start index is not durable yet: try again
+			}
+			r.starts = nil
+		} else {
+			r.kvOps, e.kvOps = ops, nil
+		}
+	}
+	r.jjob = e.j.PrepareSync()
+	for i := range r.direct {
+		r.direct[i].job = r.direct[i].p.log.PrepareSync()
+	}
+	e.round = r
+	return r, nil
+}
+
+// startPartition moves one partition's staged work into the round. It
+// reports false when the journal had no room (the work stays staged).
+func (e *Engine) startPartition(r *Round, p *part, threshold int) (bool, error) {
+	add := func(kind uint8, payload []byte) (uint64, bool, error) {
+		seq, err := e.j.Add(journal.Record{Kind: kind, Key: p.key, Payload: payload})
+		if errors.Is(err, journal.ErrFull) {
+			e.blocked = true
+			return 0, false, nil
+		}
+		return seq, err == nil, err
+	}
+	if p.removing {
+		if _, ok, err := add(kindRemove, nil); !ok {
+			return false, err
+		}
+		r.remove = append(r.remove, p)
+		r.kvOps = append(r.kvOps, kv.Op{Key: hardStateKey(p.key), Delete: true}, kv.Op{Key: startIndexKey(p.key), Delete: true})
+		return true, nil
+	}
+	truncating := p.truncFrom != 0
+	if truncating {
+		// A truncation reaches the segment only after its journal record
+		// is durable (FinishRound), so a crash can never leave a segment cut
+		// by a truncation that the journal does not know of.
+		e.scratch = binary.LittleEndian.AppendUint64(e.scratch[:0], uint64(p.truncFrom))
+		seq, ok, err := add(kindTruncate, e.scratch)
+		if !ok {
+			return false, err
+		}
+		p.live, p.dirty = seq, true
+		p.durable = min(p.durable, p.truncFrom-1)
+	}
+	if p.hs != nil {
+		hs := *p.hs
+		hs.Commit = min(hs.Commit, p.durable)
+		r.kvOps = append(r.kvOps, kv.Op{Key: hardStateKey(p.key), Value: hs.appendTo(nil)})
+		p.hs = nil
+	}
+	if p.startPending != 0 {
+		r.kvOps = append(r.kvOps, kv.Op{Key: startIndexKey(p.key), Value: binary.LittleEndian.AppendUint64(nil, uint64(p.startPending))})
+		r.starts = append(r.starts, p)
+	}
+	if len(p.staged) == 0 && !truncating {
+		return true, nil
+	}
+	last := p.stagedLast
+	switch {
+	case truncating:
+		if len(p.staged) > 0 {
+			seq, ok, err := add(kindEntries, p.staged)
+			if !ok {
+				return false, err // the truncate record is journaled again next round
+			}
+			p.live = seq
+		} else {
+			last = p.truncFrom - 1
+		}
+		// The entries follow the truncation into the segment after the
+		// round; new staging goes into a fresh buffer meanwhile.
+		r.deferred = append(r.deferred, deferredWrite{p: p, from: p.truncFrom, entries: p.staged, last: last})
+		p.staged, p.truncFrom, p.inflight, p.inflightLast = nil, 0, true, last
+		return true, nil
+	case p.live == 0 && len(p.staged) >= threshold:
+		first, _, _ := span(p.staged)
+		e.scratch = binary.LittleEndian.AppendUint64(e.scratch[:0], uint64(first))
+		e.scratch = binary.LittleEndian.AppendUint64(e.scratch, uint64(last))
+		if _, ok, err := add(kindBarrier, e.scratch); !ok {
+			return false, err
+		}
+		if err := p.log.Append(p.staged); err != nil {
+			return false, fmt.Errorf("engine: append to %s: %w", p.key, err)
+		}
+		r.direct = append(r.direct, directWrite{p: p, last: last, bytes: len(p.staged)})
+	default:
+		seq, ok, err := add(kindEntries, p.staged)
+		if !ok {
+			return false, err
+		}
+		if err := p.log.Append(p.staged); err != nil {
+			return false, fmt.Errorf("engine: append to %s: %w", p.key, err)
+		}
+		p.live, p.dirty = seq, true
+		r.jBytes += int64(len(p.staged))
+		r.wrote = append(r.wrote, durableAt{p, last})
+	}
+	p.staged = p.staged[:0]
+	return true, nil
+}
+
+// applyDeferred brings a durable truncation (and the entries journaled
+// after it) into the segment.
+func (e *Engine) applyDeferred(d deferredWrite) error {
+	p := d.p
+	p.inflight = false
+	if d.from <= p.log.LastIndex() {
+		if err := p.log.TruncateSuffix(d.from); err != nil {
+			return fmt.Errorf("engine: truncate %s at %d: %w", p.key, d.from, err)
+		}
+	}
+	if len(d.entries) > 0 {
+		if err := p.log.Append(d.entries); err != nil {
+			return fmt.Errorf("engine: append to %s: %w", p.key, err)
+		}
+	}
+	p.durable = d.last
+	return nil
+}
+
+// Wait runs the round's fdatasyncs: the journal's and every direct
+// partition's, in parallel. Safe from any goroutine; call it once.
+func (r *Round) Wait() error {
+	var wg sync.WaitGroup
+	for i := range r.direct {
+		d := &r.direct[i]
+		if d.job == nil {
+			continue
+		}
+		wg.Go(func() {
+			t := time.Now()
+			d.err = d.job.Run()
+			d.took = time.Since(t)
+		})
+	}
+	if r.jjob != nil {
+		t := time.Now()
+		r.jErr = r.jjob.Run()
+		r.jTime = time.Since(t)
+	}
+	wg.Wait()
+	return r.err()
+}
+
+func (r *Round) err() error {
+	err := r.jErr
+	for _, d := range r.direct {
+		err = errors.Join(err, d.err)
+	}
+	return err
+}
+
+// FinishRound completes a waited round on the owner and reports what is
+// durable now.
+func (e *Engine) FinishRound(r *Round) Result {
+	e.round = nil
+	e.j.FinishSync(r.jjob, r.jErr)
+	for _, d := range r.direct {
+		if d.job != nil {
+			d.p.log.FinishSync(d.job, d.err)
+		}
+	}
+	res := Result{Blocked: e.blocked, Journaled: len(r.wrote) + len(r.deferred), Direct: len(r.direct)}
+	if err := r.err(); err != nil {
+		e.fail(fmt.Errorf("engine: sync round: %w", err))
+		return res
+	}
+	if r.jjob != nil {
+		e.lat.observeJournal(r.jBytes, r.jTime)
+	}
+	for _, d := range r.direct {
+		e.lat.observeDirect(d.bytes, d.took)
+		d.p.durable = d.last
+		res.Durable = append(res.Durable, Durable{d.p.key, d.last})
+	}
+	for _, w := range r.wrote {
+		w.p.durable = w.last
+		res.Durable = append(res.Durable, Durable{w.p.key, w.last})
+	}
+	for _, d := range r.deferred {
+		if err := e.applyDeferred(d); err != nil {
+			e.fail(err)
+			return res
+		}
+		res.Durable = append(res.Durable, Durable{d.p.key, d.last})
+	}
+	e.kv.Apply(r.kvOps)
+	for _, p := range r.starts {
+		if err := p.log.TruncatePrefix(p.startPending); err != nil {
+			e.fail(fmt.Errorf("engine: prefix truncate %s: %w", p.key, err))
+			return res
+		}
+		p.startPending = 0
+	}
+	for _, p := range r.remove {
+		if err := e.removeFiles(p); err != nil {
+			e.fail(err)
+			return res
+		}
+	}
+	e.maybeFlush()
+	return res
+}
+
+// Round runs StartRound, Wait and FinishRound in one call.
+func (e *Engine) Round() (Result, error) {
+	r, err := e.StartRound()
+	if err != nil {
+		return Result{}, err
+	}
+	_ = r.Wait()
+	res := e.FinishRound(r)
+	return res, e.usable()
+}
+
+// removeFiles deletes a removed partition's directory once its removal
+// record is durable.
+func (e *Engine) removeFiles(p *part) error {
+	err := errors.Join(p.log.Close(), e.opts.FS.RemoveAll(p.dir), e.opts.FS.SyncDir(partitionsDir(e.opts.Dir)))
+	delete(e.parts, p.key)
+	if err != nil {
+		return fmt.Errorf("engine: remove %s: %w", p.key, err)
+	}
+	return nil
+}
