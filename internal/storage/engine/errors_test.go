@@ -82,7 +82,12 @@ func errorWorkload(opts Options) (ackedState, error) {
 		func() error { return round() },
 		func() error { return app(b, 20, 4000) }, // journaled (live records), rolls
 		func() error { return round() },
-		func() error { return e.Truncate(b, 10) },
+		func() error {
+			// From here a crash may show the cut whether or not the round
+			// that makes it reports success.
+			acked.last[b] = min(acked.last[b], 9)
+			return e.Truncate(b, 10)
+		},
 		func() error { next[b] = 10; return app(b, 2, 300) },
 		func() error { return round() },
 		func() error { return e.Flush() },
