@@ -31,7 +31,9 @@ type Options struct {
 	// Log is the template for every partition's log options; the engine
 	// fills in Logger, Direct, Now and the shared caches.
 	Log storage.Options
-	// HandleCacheFiles bounds the open segment files of the shard (256).
+	// HandleCacheFiles bounds the open segment files of the shard (4096):
+	// every partition being written keeps its active segment open, so it
+	// should exceed the partitions a shard writes at once.
 	HandleCacheFiles int
 	// BatchCacheBytes bounds the shard's tail cache (64 MiB).
 	BatchCacheBytes int64
@@ -51,7 +53,7 @@ func (o *Options) fill() {
 		o.Now = time.Now
 	}
 	if o.HandleCacheFiles == 0 {
-		o.HandleCacheFiles = 256
+		o.HandleCacheFiles = 4096
 	}
 	if o.BatchCacheBytes == 0 {
 		o.BatchCacheBytes = 64 << 20

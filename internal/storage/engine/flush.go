@@ -40,7 +40,10 @@ func (e *Engine) Idle() {
 		return
 	}
 	e.pollFlush()
-	if e.flush == nil && e.hasDirty() {
+	// Write behind only once there is something worth a flush: a flush of
+	// many partitions costs as many fdatasyncs, which would slow the next
+	// journal sync if done for every idle moment.
+	if e.flush == nil && float64(e.j.Used()) >= e.opts.FlushFraction/4*float64(e.j.Capacity()) && e.hasDirty() {
 		e.startFlush()
 	}
 }
