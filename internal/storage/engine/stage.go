@@ -245,3 +245,21 @@ func cut(b []byte, from model.Index) []byte {
 	}
 	return b[:len(b)-len(rest)]
 }
+
+// Retain applies a retention policy to a partition: whole closed segments
+// are deleted from the front, never one holding an entry past limit (the
+// caller's committed index) nor one not yet durable.
+func (e *Engine) Retain(key model.PartitionKey, policy storage.RetentionPolicy, limit model.Index) (int, error) {
+	if err := e.usable(); err != nil {
+		return 0, err
+	}
+	p, ok := e.parts[key]
+	if !ok {
+		return 0, fmt.Errorf("%w: %s", ErrUnknownPartition, key)
+	}
+	n, err := p.log.Retain(policy, min(limit, p.durable))
+	if err != nil {
+		return n, e.fail(fmt.Errorf("engine: retention of %s: %w", key, err))
+	}
+	return n, nil
+}
