@@ -44,8 +44,8 @@
 // # Write-behind and checkpoints
 //
 // A journaled partition's segment writes go to the page cache only. A flush
-// (started by FinishRound when the journal is a quarter full, or when it has
-// dirty partitions and nothing else to do) captures S, the next journal
+// (started by FinishRound when the journal is a quarter full, or by Idle
+// when the shard has nothing staged and the journal is a sixteenth full) captures S, the next journal
 // sequence number, fdatasyncs every dirty segment (and its directory after a
 // roll), saves the kv map as a snapshot carrying the checkpoint
 // C = min(S, last durable seq + 1), and then releases journal records below
