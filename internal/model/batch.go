@@ -179,3 +179,41 @@ func (b Batch) SetLogAppendTime(ts int64) {
 	binary.BigEndian.PutUint64(b[batchMaxTimestampAt:], uint64(ts))
 	binary.BigEndian.PutUint32(b[batchCRCAt:], b.ComputeCRC())
 }
+
+// BatchFields are the header fields of a batch that AppendBatch encodes.
+type BatchFields struct {
+	BaseOffset      Offset
+	LeaderEpoch     int32
+	Attributes      int16
+	LastOffsetDelta int32
+	BaseTimestamp   int64
+	MaxTimestamp    int64
+	ProducerID      int64
+	ProducerEpoch   int16
+	BaseSequence    int32
+	RecordCount     int32
+}
+
+// AppendBatch encodes a v2 batch with the given header fields and the
+// already-encoded records section onto dst, computing length and CRC. It
+// does not check the fields against the records.
+func AppendBatch(dst []byte, f BatchFields, records []byte) []byte {
+	at := len(dst)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(f.BaseOffset))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(BatchHeaderSize+len(records)-batchLengthFieldEnd))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(f.LeaderEpoch))
+	dst = append(dst, 2)
+	dst = binary.BigEndian.AppendUint32(dst, 0) // CRC, below
+	dst = binary.BigEndian.AppendUint16(dst, uint16(f.Attributes))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(f.LastOffsetDelta))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(f.BaseTimestamp))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(f.MaxTimestamp))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(f.ProducerID))
+	dst = binary.BigEndian.AppendUint16(dst, uint16(f.ProducerEpoch))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(f.BaseSequence))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(f.RecordCount))
+	dst = append(dst, records...)
+	b := Batch(dst[at:])
+	binary.BigEndian.PutUint32(b[batchCRCAt:], b.ComputeCRC())
+	return dst
+}

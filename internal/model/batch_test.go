@@ -9,22 +9,10 @@ import (
 // makeBatch builds a minimal valid v2 batch with n records of empty bodies.
 // The records section is filler: model does not decode records.
 func makeBatch(base Offset, n int32, body []byte) []byte {
-	b := make([]byte, BatchHeaderSize+len(body))
-	binary.BigEndian.PutUint64(b[batchBaseOffsetAt:], uint64(base))
-	binary.BigEndian.PutUint32(b[batchLengthAt:], uint32(len(b)-batchLengthFieldEnd))
-	binary.BigEndian.PutUint32(b[batchLeaderEpochAt:], 7)
-	b[batchMagicAt] = 2
-	binary.BigEndian.PutUint16(b[batchAttributesAt:], CodecZstd)
-	binary.BigEndian.PutUint32(b[batchLastOffsetDeltaAt:], uint32(n-1))
-	binary.BigEndian.PutUint64(b[batchBaseTimestampAt:], 1000)
-	binary.BigEndian.PutUint64(b[batchMaxTimestampAt:], 2000)
-	binary.BigEndian.PutUint64(b[batchProducerIDAt:], 42)
-	binary.BigEndian.PutUint16(b[batchProducerEpochAt:], 3)
-	binary.BigEndian.PutUint32(b[batchBaseSequenceAt:], 9)
-	binary.BigEndian.PutUint32(b[batchRecordCountAt:], uint32(n))
-	copy(b[BatchHeaderSize:], body)
-	binary.BigEndian.PutUint32(b[batchCRCAt:], CRC32C(b[batchAttributesAt:]))
-	return b
+	return AppendBatch(nil, BatchFields{
+		BaseOffset: base, LeaderEpoch: 7, Attributes: CodecZstd, LastOffsetDelta: n - 1,
+		BaseTimestamp: 1000, MaxTimestamp: 2000, ProducerID: 42, ProducerEpoch: 3, BaseSequence: 9, RecordCount: n,
+	}, body)
 }
 
 func TestBatchFields(t *testing.T) {

@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,20 +14,14 @@ import (
 // makeBatch builds a record batch v2 with count records (a fake record
 // body of bodyLen bytes) and a valid CRC.
 func makeBatch(base model.Offset, count int, maxTs int64, bodyLen int, fill byte) []byte {
-	b := make([]byte, model.BatchHeaderSize+bodyLen)
-	binary.BigEndian.PutUint64(b[0:], uint64(base))
-	binary.BigEndian.PutUint32(b[8:], uint32(len(b)-12))
-	b[16] = 2
-	binary.BigEndian.PutUint32(b[23:], uint32(count-1))
-	binary.BigEndian.PutUint64(b[27:], uint64(maxTs))
-	binary.BigEndian.PutUint64(b[35:], uint64(maxTs))
-	binary.BigEndian.PutUint64(b[43:], ^uint64(0))
-	binary.BigEndian.PutUint32(b[57:], uint32(count))
-	for i := model.BatchHeaderSize; i < len(b); i++ {
-		b[i] = fill + byte(i)
+	body := make([]byte, bodyLen)
+	for i := range body {
+		body[i] = fill + byte(model.BatchHeaderSize+i)
 	}
-	binary.BigEndian.PutUint32(b[17:], model.Batch(b).ComputeCRC())
-	return b
+	return model.AppendBatch(nil, model.BatchFields{
+		BaseOffset: base, LastOffsetDelta: int32(count - 1), BaseTimestamp: maxTs, MaxTimestamp: maxTs,
+		ProducerID: -1, RecordCount: int32(count),
+	}, body)
 }
 
 // gen makes a log's entries in order.

@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"encoding/binary"
-
 	"github.com/petrel-streaming/petrel/internal/model"
 	"github.com/petrel-streaming/petrel/internal/storage"
 )
@@ -11,23 +9,14 @@ import (
 // header) declaring count records at base with max timestamp ts; the
 // records section is filler, which storage never decodes.
 func batch(base model.Offset, count int32, ts int64, size int, fill byte) []byte {
-	size = max(size, model.BatchHeaderSize)
-	b := make([]byte, size)
-	binary.BigEndian.PutUint64(b[0:], uint64(base))
-	binary.BigEndian.PutUint32(b[8:], uint32(size-12))
-	b[16] = 2
-	binary.BigEndian.PutUint32(b[23:], uint32(count-1))
-	binary.BigEndian.PutUint64(b[27:], uint64(ts))
-	binary.BigEndian.PutUint64(b[35:], uint64(ts))
-	binary.BigEndian.PutUint64(b[43:], ^uint64(0))
-	binary.BigEndian.PutUint16(b[51:], 0xFFFF)
-	binary.BigEndian.PutUint32(b[53:], 0xFFFFFFFF)
-	binary.BigEndian.PutUint32(b[57:], uint32(count))
-	for i := model.BatchHeaderSize; i < size; i++ {
-		b[i] = fill + byte(i)
+	body := make([]byte, max(size, model.BatchHeaderSize)-model.BatchHeaderSize)
+	for i := range body {
+		body[i] = fill + byte(model.BatchHeaderSize+i)
 	}
-	binary.BigEndian.PutUint32(b[17:], model.CRC32C(b[21:]))
-	return b
+	return model.AppendBatch(nil, model.BatchFields{
+		BaseOffset: base, LastOffsetDelta: count - 1, BaseTimestamp: ts, MaxTimestamp: ts,
+		ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, RecordCount: count,
+	}, body)
 }
 
 // dataEntry encodes one data entry carrying a batch at offset o.
