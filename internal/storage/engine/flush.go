@@ -72,17 +72,25 @@ func (e *Engine) maybeFlush() {
 // It runs only between rounds, so every record added so far has had its
 // segment bytes written and its metadata applied: the checkpoint is the
 // next sequence number.
-func (e *Engine) startFlush() {
+func (e *Engine) startFlush() bool {
 	f := &flushJob{ckpt: e.j.LastSeq() + 1, done: make(chan struct{})}
 	for _, p := range e.parts {
 		if !p.dirty {
 			continue
 		}
 		p.dirty = false
-		if job := p.log.PrepareSync(); job != nil {
-			f.parts = append(f.parts, p)
-			f.jobs = append(f.jobs, job)
+		job := p.log.PrepareSync()
+		if job == nil {
+			if p.log.DurableIndex() < p.log.LastIndex() {
+				// A checkpoint past bytes nobody syncs would lose them.
+				e.fail(fmt.Errorf("engine: flush of %s: no sync job with entries %d..%d not durable",
+					p.key, p.log.DurableIndex()+1, p.log.LastIndex()))
+				return false
+			}
+			continue
 		}
+		f.parts = append(f.parts, p)
+		f.jobs = append(f.jobs, job)
 	}
 	f.snap = e.kv.Encode(nil, f.ckpt)
 	fs, dir := e.opts.FS, kvDir(e.opts.Dir)
@@ -94,6 +102,7 @@ func (e *Engine) startFlush() {
 			f.err = kv.WriteSnapshot(fs, dir, f.snap)
 		}
 	}()
+	return true
 }
 
 // pollFlush completes a finished flush on the owner.
@@ -140,7 +149,9 @@ func (e *Engine) Flush() error {
 		<-e.flush.done
 		e.finishFlush(e.flush)
 	}
-	e.startFlush()
+	if !e.startFlush() {
+		return e.usable()
+	}
 	<-e.flush.done
 	e.finishFlush(e.flush)
 	return e.usable()

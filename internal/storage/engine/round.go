@@ -120,7 +120,13 @@ func (e *Engine) StartRound() (*Round, error) {
 	}
 	r.jjob = e.j.PrepareSync()
 	for i := range r.direct {
-		r.direct[i].job = r.direct[i].p.log.PrepareSync()
+		d := &r.direct[i]
+		if d.job = d.p.log.PrepareSync(); d.job == nil {
+			// Only a sync job in flight on the log yields none, and a
+			// direct write is chosen only when none can be: never ack
+			// bytes nobody syncs.
+			return nil, e.fail(fmt.Errorf("engine: direct write to %s has no sync job", d.p.key))
+		}
 	}
 	e.round = r
 	return r, nil
