@@ -164,6 +164,12 @@ func (sc scenario) run(b *testing.B, fs vfs.FS, dir string, direct bool, dur tim
 	for i := range keys {
 		keys[i] = key(i)
 		next[i] = 1
+		// Create every partition up front: the scenarios measure appends
+		// in steady state, not partition creation (a directory and its
+		// fsyncs each).
+		if _, err := e.Partition(keys[i]); err != nil {
+			b.Fatal(err)
+		}
 	}
 	var (
 		buf     []byte
@@ -210,7 +216,8 @@ func (sc scenario) run(b *testing.B, fs vfs.FS, dir string, direct bool, dur tim
 			// Open loop: arrivals due by now, spread over the partitions;
 			// latency counts from the scheduled arrival time.
 			perSec := float64(sc.rate) / float64(sc.batch)
-			due := int(now.Sub(start).Seconds() * perSec)
+			// Arrival k is due at k/perSec: k = 0 at once.
+			due := int(now.Sub(start).Seconds()*perSec) + 1
 			for ; issued < due; issued++ {
 				at := start.Add(time.Duration(float64(issued) / perSec * float64(time.Second)))
 				appendOne(issued%sc.partitions, at)

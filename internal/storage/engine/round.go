@@ -25,8 +25,10 @@ type Round struct {
 	starts   []*part
 	deferred []deferredWrite
 
-	jErr  error
-	jTime time.Duration
+	segWrites []*part       // partitions whose staged entries go to their segments
+	jdone     chan struct{} // closed when the journal's sync job has run
+	jErr      error
+	jTime     time.Duration
 }
 
 type directWrite struct {
@@ -118,7 +120,23 @@ func (e *Engine) StartRound() (*Round, error) {
 			r.kvOps, e.kvOps = ops, nil
 		}
 	}
+	// The journal syncs while the segments are written: the segment bytes
+	// need not be durable for the acknowledgement, so the two overlap.
 	r.jjob = e.j.PrepareSync()
+	r.jdone = make(chan struct{})
+	go func() {
+		defer close(r.jdone)
+		if r.jjob != nil {
+			t := time.Now()
+			r.jErr = r.jjob.Run()
+			r.jTime = time.Since(t)
+		}
+	}()
+	if err := e.writeSegments(r); err != nil {
+		<-r.jdone
+		e.j.FinishSync(r.jjob, r.jErr)
+		return nil, e.fail(err)
+	}
 	for i := range r.direct {
 		d := &r.direct[i]
 		if d.job = d.p.log.PrepareSync(); d.job == nil {
@@ -201,24 +219,32 @@ func (e *Engine) startPartition(r *Round, p *part, threshold int) (bool, error) 
 		if _, ok, err := add(kindBarrier, e.scratch); !ok {
 			return false, err
 		}
-		if err := p.log.Append(p.staged); err != nil {
-			return false, fmt.Errorf("engine: append to %s: %w", p.key, err)
-		}
 		r.direct = append(r.direct, directWrite{p: p, last: last, bytes: len(p.staged)})
 	default:
 		seq, ok, err := add(kindEntries, p.staged)
 		if !ok {
 			return false, err
 		}
-		if err := p.log.Append(p.staged); err != nil {
-			return false, fmt.Errorf("engine: append to %s: %w", p.key, err)
-		}
 		p.live, p.dirty = seq, true
 		r.jBytes += int64(len(p.staged))
 		r.wrote = append(r.wrote, durableAt{p, last})
 	}
-	p.staged = p.staged[:0]
+	// The segment write follows once the journal sync is under way.
+	r.segWrites = append(r.segWrites, p)
 	return true, nil
+}
+
+// writeSegments writes the round's staged entries into their segments:
+// written behind for journaled partitions, to be synced by the round for
+// direct ones. It runs while the journal's fdatasync is in flight.
+func (e *Engine) writeSegments(r *Round) error {
+	for _, p := range r.segWrites {
+		if err := p.log.Append(p.staged); err != nil {
+			return fmt.Errorf("engine: append to %s: %w", p.key, err)
+		}
+		p.staged = p.staged[:0]
+	}
+	return nil
 }
 
 // applyDeferred brings a durable truncation (and the entries journaled
@@ -240,8 +266,8 @@ func (e *Engine) applyDeferred(d deferredWrite) error {
 	return nil
 }
 
-// Wait runs the round's fdatasyncs: the journal's and every direct
-// partition's, in parallel. Safe from any goroutine; call it once.
+// Wait runs the direct partitions' fdatasyncs and waits for the journal's,
+// which StartRound began. Safe from any goroutine; call it once.
 func (r *Round) Wait() error {
 	var wg sync.WaitGroup
 	for i := range r.direct {
@@ -255,11 +281,7 @@ func (r *Round) Wait() error {
 			d.took = time.Since(t)
 		})
 	}
-	if r.jjob != nil {
-		t := time.Now()
-		r.jErr = r.jjob.Run()
-		r.jTime = time.Since(t)
-	}
+	<-r.jdone
 	wg.Wait()
 	return r.err()
 }
