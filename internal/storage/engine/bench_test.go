@@ -152,7 +152,12 @@ type pendingAppend struct {
 }
 
 func (sc scenario) run(b *testing.B, fs vfs.FS, dir string, direct bool, dur time.Duration) scenarioResult {
-	e, err := Open(Options{FS: fs, Dir: dir, Direct: direct})
+	opts := Options{FS: fs, Dir: dir, Direct: direct}
+	if v := os.Getenv("PETREL_BENCH_DIRECT_MIN"); v != "" {
+		fmt.Sscan(v, &opts.DirectMinBytes) // pins the direct-path threshold, for comparing the paths
+		opts.DirectMaxBytes = opts.DirectMinBytes
+	}
+	e, err := Open(opts)
 	if err != nil {
 		b.Fatal(err)
 	}
