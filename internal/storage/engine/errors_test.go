@@ -45,13 +45,23 @@ type ackedState struct {
 	hs   map[model.PartitionKey]HardState
 }
 
-func errorWorkload(opts Options) (ackedState, error) {
+func errorWorkload(opts Options) (ackedState, error) { return errorWorkloadOpen(opts, true) }
+
+// errorWorkloadOpen runs the workload; with closeAtEnd false it leaves the
+// engine's files as a killed process would (no final flush).
+func errorWorkloadOpen(opts Options, closeAtEnd bool) (ackedState, error) {
 	acked := ackedState{last: map[model.PartitionKey]model.Index{}, hs: map[model.PartitionKey]HardState{}}
 	e, err := Open(opts)
 	if err != nil {
 		return acked, err
 	}
-	defer e.Close()
+	defer func() {
+		if closeAtEnd {
+			_ = e.Close()
+		} else {
+			abandon(e)
+		}
+	}()
 	round := func() error {
 		res, err := e.Round()
 		if err != nil {
@@ -100,6 +110,9 @@ func errorWorkload(opts Options) (ackedState, error) {
 		}
 	}
 	acked.hs[a] = HardState{Term: 1, Vote: 1, Commit: 3}
+	if !closeAtEnd {
+		return acked, nil
+	}
 	return acked, e.Close()
 }
 
@@ -128,4 +141,13 @@ func checkRecovered(t *testing.T, n int, mem *vfs.MemFS, acked ackedState) {
 			t.Fatalf("n=%d: %s hard state %+v %v %v, want %+v", n, k, got, ok, err, want)
 		}
 	}
+}
+
+// abandon leaves an engine as a killed process would: nothing more is
+// written or synced (its files stay open until the test process exits).
+func abandon(e *Engine) {
+	if e.flush != nil {
+		<-e.flush.done // a background flush finishes its own syscalls
+	}
+	e.closed = true
 }
