@@ -57,7 +57,7 @@
 //	kind       key              payload
 //	entries    partition        encoded log entries (storage format), appended as they are
 //	truncate   partition        index (uint64 LE): entries ≥ index were removed
-//	barrier    partition        first, last index (uint64 LE), term: a direct write
+//	barrier    partition        first, last index (uint64 LE) of a direct write
 //	kv         none             kv.EncodeBatch of the round's metadata updates
 //	remove     partition        the partition was deleted: skip every record of it
 //

@@ -105,7 +105,6 @@ type Engine struct {
 	round   *Round  // the round in flight, if any
 	flush   *flushJob
 	blocked bool // the journal refused work for lack of space
-	lastSeq uint64
 	lat     latency
 	failed  error
 	closed  bool

@@ -26,14 +26,7 @@ func (l *latency) init(minBytes, maxBytes int) {
 
 func ewma(old, sample float64) float64 { return old + ewmaWeight*(sample-old) }
 
-func (l *latency) observeJournal(bytes int64, took time.Duration) {
-	l.observe(int(bytes), took)
-}
-
-func (l *latency) observeDirect(bytes int, took time.Duration) {
-	l.observe(bytes, took)
-}
-
+// observe feeds one sync (journal or direct) of bytes that took took.
 func (l *latency) observe(bytes int, took time.Duration) {
 	ns := float64(took)
 	switch {

@@ -310,10 +310,10 @@ func (e *Engine) FinishRound(r *Round) Result {
 		return res
 	}
 	if r.jjob != nil {
-		e.lat.observeJournal(r.jBytes, r.jTime)
+		e.lat.observe(int(r.jBytes), r.jTime)
 	}
 	for _, d := range r.direct {
-		e.lat.observeDirect(d.bytes, d.took)
+		e.lat.observe(d.bytes, d.took)
 		d.p.durable = d.last
 		res.Durable = append(res.Durable, Durable{d.p.key, d.last})
 	}
