@@ -85,12 +85,9 @@ func (e *Engine) Append(key model.PartitionKey, entries []byte) error {
 
 // Truncate stages the removal of a partition's entries from index from on.
 func (e *Engine) Truncate(key model.PartitionKey, from model.Index) error {
-	if err := e.usable(); err != nil {
+	p, err := e.known(key)
+	if err != nil {
 		return err
-	}
-	p, ok := e.parts[key]
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrUnknownPartition, key)
 	}
 	if from <= p.lastIndex() {
 		e.truncateStaged(p, from)
@@ -132,12 +129,9 @@ func (e *Engine) SetHardState(key model.PartitionKey, hs HardState) error {
 // snapshots): durable in the next round, after which whole segments below
 // it are removed.
 func (e *Engine) SetStartIndex(key model.PartitionKey, start model.Index) error {
-	if err := e.usable(); err != nil {
+	p, err := e.known(key)
+	if err != nil {
 		return err
-	}
-	p, ok := e.parts[key]
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrUnknownPartition, key)
 	}
 	if start > p.startPending {
 		p.startPending = start
@@ -149,12 +143,9 @@ func (e *Engine) SetStartIndex(key model.PartitionKey, start model.Index) error 
 // Remove stages the deletion of a partition: after the next round its
 // files are gone and its journal records are never replayed.
 func (e *Engine) Remove(key model.PartitionKey) error {
-	if err := e.usable(); err != nil {
+	p, err := e.known(key)
+	if err != nil {
 		return err
-	}
-	p, ok := e.parts[key]
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrUnknownPartition, key)
 	}
 	p.removing = true
 	e.queue(p)
@@ -250,16 +241,26 @@ func cut(b []byte, from model.Index) []byte {
 // are deleted from the front, never one holding an entry past limit (the
 // caller's committed index) nor one not yet durable.
 func (e *Engine) Retain(key model.PartitionKey, policy storage.RetentionPolicy, limit model.Index) (int, error) {
-	if err := e.usable(); err != nil {
+	p, err := e.known(key)
+	if err != nil {
 		return 0, err
-	}
-	p, ok := e.parts[key]
-	if !ok {
-		return 0, fmt.Errorf("%w: %s", ErrUnknownPartition, key)
 	}
 	n, err := p.log.Retain(policy, min(limit, p.durable))
 	if err != nil {
 		return n, e.fail(fmt.Errorf("engine: retention of %s: %w", key, err))
 	}
 	return n, nil
+}
+
+// known returns a partition the engine already holds, for the operations
+// that must not create one.
+func (e *Engine) known(key model.PartitionKey) (*part, error) {
+	if err := e.usable(); err != nil {
+		return nil, err
+	}
+	p, ok := e.parts[key]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownPartition, key)
+	}
+	return p, nil
 }
