@@ -1,0 +1,459 @@
+package partition
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+
+	"github.com/petrel-streaming/petrel/internal/model"
+	"github.com/petrel-streaming/petrel/internal/storage"
+	"github.com/petrel-streaming/petrel/internal/storage/engine"
+)
+
+// Kind says what a group's normal entries hold.
+type Kind uint8
+
+const (
+	// KindData: a Kafka partition; normal entries are record batches.
+	KindData Kind = iota
+	// KindMeta: a metadata group (the controller); entries are opaque
+	// commands handed to Config.Apply once committed.
+	KindMeta
+)
+
+// Errors with identity; the wire edge maps them to Kafka codes.
+var (
+	// ErrNotLeader: this replica cannot take proposals (Kafka
+	// NOT_LEADER_OR_FOLLOWER), or lost leadership before a proposal
+	// committed (the client retries).
+	ErrNotLeader = errors.New("partition: not the leader")
+	// ErrStorage: the shard's storage failed; the node must restart.
+	ErrStorage = errors.New("partition: storage failed")
+	// ErrRemoved: the partition was deleted while the request waited.
+	ErrRemoved = errors.New("partition: removed")
+	// ErrOverloaded: too many uncommitted bytes (retriable backpressure).
+	ErrOverloaded = errors.New("partition: too many uncommitted bytes")
+)
+
+// Config describes one replica.
+type Config struct {
+	Key  model.PartitionKey
+	Node model.NodeID
+	// Peers are the group's voters; a group of one lists only Node.
+	Peers []model.NodeID
+	Kind  Kind
+	// Apply receives the committed entries of a KindMeta group in order,
+	// on the shard. Data entries of a KindData group never reach it.
+	Apply func(index model.Index, data []byte)
+	// MaxUncommittedBytes bounds proposals not yet committed (64 MiB).
+	MaxUncommittedBytes uint64
+	Logger              *slog.Logger
+}
+
+// ProduceResult completes a proposal of a record batch.
+type ProduceResult struct {
+	BaseOffset model.Offset
+	Err        error
+}
+
+type waiter struct {
+	base model.Offset
+	term model.Term
+	done func(ProduceResult)
+}
+
+// Replica is one partition replica: a Raft group member whose log is the
+// partition's storage log. It lives on its partition's shard: every method
+// except State is owner-only.
+type Replica struct {
+	cfg  Config
+	m    *Manager
+	log  *storage.Log
+	rn   *raft.RawNode
+	rs   *raftStorage
+	logg *slog.Logger
+
+	leader bool
+	term   model.Term
+	// tail is the Kafka offset after the last entry in the Raft log
+	// (stable and unstable): the base offset the next proposal gets.
+	tail model.Offset
+	// appendLast/appendNext: the last index and next offset handed to the
+	// engine (staged or written).
+	appendLast model.Index
+	appendNext model.Offset
+	hw         model.Offset
+
+	waiters []waiter
+	dirty   bool
+	removed bool
+
+	state atomic.Pointer[ReadState]
+}
+
+// ReadState is what readers on any goroutine see of a partition: an
+// immutable snapshot published by the owner after every change.
+type ReadState struct {
+	View          *storage.View
+	HighWatermark model.Offset
+	LogStart      model.Offset
+	LogEnd        model.Offset
+	LeaderEpoch   int32
+	Leader        bool
+	changed       chan struct{}
+}
+
+// Changed is closed when a newer ReadState replaces this one: a long poll
+// waits on it.
+func (s *ReadState) Changed() <-chan struct{} { return s.changed }
+
+func newReplica(m *Manager, cfg Config) (*Replica, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = m.logger
+	}
+	if len(cfg.Peers) == 0 {
+		cfg.Peers = []model.NodeID{cfg.Node}
+	}
+	if cfg.MaxUncommittedBytes == 0 {
+		cfg.MaxUncommittedBytes = 64 << 20
+	}
+	l, err := m.eng.Partition(cfg.Key)
+	if err != nil {
+		return nil, err
+	}
+	r := &Replica{cfg: cfg, m: m, log: l, logg: cfg.Logger.With("partition", cfg.Key.String())}
+	r.rs = &raftStorage{key: cfg.Key, eng: m.eng, log: l, kind: cfg.Kind, peers: cfg.Peers}
+	hs, _, err := m.eng.HardState(cfg.Key)
+	if err != nil {
+		return nil, err
+	}
+	applied := uint64(hs.Commit)
+	if applied > 0 {
+		if applied < uint64(l.FirstIndex())-1 {
+			applied = uint64(l.FirstIndex()) - 1
+		}
+		hw, err := r.offsetAfter(model.Index(applied))
+		if err != nil {
+			return nil, fmt.Errorf("partition %s: high watermark at commit %d: %w", cfg.Key, applied, err)
+		}
+		r.hw = hw
+	} else {
+		r.hw = l.StartOffset()
+	}
+	rn, err := raft.NewRawNode(&raft.Config{
+		ID:                        uint64(cfg.Node),
+		ElectionTick:              10,
+		HeartbeatTick:             1,
+		Storage:                   r.rs,
+		Applied:                   applied,
+		AsyncStorageWrites:        true,
+		MaxSizePerMsg:             1 << 20,
+		MaxCommittedSizePerReady:  16 << 20,
+		MaxUncommittedEntriesSize: cfg.MaxUncommittedBytes,
+		MaxInflightMsgs:           256,
+		CheckQuorum:               len(cfg.Peers) > 1,
+		PreVote:                   true,
+		Logger:                    raftLogger{r.logg},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("partition %s: raft: %w", cfg.Key, err)
+	}
+	r.rn = rn
+	r.tail = l.NextOffset()
+	r.appendLast, r.appendNext = l.LastIndex(), l.NextOffset()
+	r.publish()
+	if len(cfg.Peers) == 1 && cfg.Peers[0] == cfg.Node {
+		if err := rn.Campaign(); err != nil {
+			return nil, fmt.Errorf("partition %s: campaign: %w", cfg.Key, err)
+		}
+	}
+	r.markDirty()
+	return r, nil
+}
+
+// offsetAfter is the Kafka offset that follows entry i of the log.
+func (r *Replica) offsetAfter(i model.Index) (model.Offset, error) {
+	if i < r.log.FirstIndex() {
+		return r.log.StartOffset(), nil
+	}
+	es, err := r.log.Entries(i, i+1, 1)
+	if err != nil {
+		return 0, err
+	}
+	if len(es) != 1 {
+		return 0, fmt.Errorf("entry %d missing: %w", i, model.ErrCorrupt)
+	}
+	return es[0].NextOffset(), nil
+}
+
+// offsetAt is the Kafka offset of entry i (the offset it starts at).
+func (r *Replica) offsetAt(i model.Index) (model.Offset, error) {
+	es, err := r.log.Entries(i, i+1, 1)
+	if err != nil {
+		return 0, err
+	}
+	if len(es) != 1 {
+		return 0, fmt.Errorf("entry %d missing: %w", i, model.ErrCorrupt)
+	}
+	return es[0].Offset, nil
+}
+
+// Key is the partition's key. Any goroutine.
+func (r *Replica) Key() model.PartitionKey { return r.cfg.Key }
+
+// State returns the latest published read state. Any goroutine.
+func (r *Replica) State() *ReadState { return r.state.Load() }
+
+// Log is the partition's storage log (owner only; readers use State).
+func (r *Replica) Log() *storage.Log { return r.log }
+
+// Leader reports whether this replica leads its group.
+func (r *Replica) Leader() bool { return r.leader }
+
+// Produce proposes one validated record batch (magic 2, CRC checked) of
+// a KindData group. The leader stamps its base offset and leader epoch in
+// place; done runs on the shard once the batch is committed (its offsets
+// are below the high watermark) or lost. The batch must stay untouched
+// by the caller until done runs.
+func (r *Replica) Produce(batch []byte, done func(ProduceResult)) {
+	if err := r.usable(); err != nil {
+		done(ProduceResult{Err: err})
+		return
+	}
+	b, rest, err := model.ParseBatch(batch)
+	if err != nil || len(rest) != 0 || b.LastOffsetDelta() < 0 {
+		done(ProduceResult{Err: fmt.Errorf("partition %s: not one batch: %w", r.cfg.Key, model.ErrCorrupt)})
+		return
+	}
+	base := r.tail
+	b.SetBaseOffset(base)
+	b.SetLeaderEpoch(r.term.LeaderEpoch())
+	if err := r.rn.Propose(batch); err != nil {
+		done(ProduceResult{Err: r.proposeErr(err)})
+		return
+	}
+	r.tail = base + model.Offset(b.LastOffsetDelta()) + 1
+	r.waiters = append(r.waiters, waiter{base: base, term: r.term, done: done})
+	r.markDirty()
+}
+
+// Propose proposes an opaque command of a KindMeta group; Config.Apply
+// sees it once committed (commands carry their own ids to match).
+func (r *Replica) Propose(data []byte) error {
+	if err := r.usable(); err != nil {
+		return err
+	}
+	if err := r.rn.Propose(data); err != nil {
+		return r.proposeErr(err)
+	}
+	r.markDirty()
+	return nil
+}
+
+func (r *Replica) usable() error {
+	switch {
+	case r.removed:
+		return ErrRemoved
+	case r.m.err != nil:
+		return fmt.Errorf("%w: %v", ErrStorage, r.m.err)
+	case !r.leader:
+		return ErrNotLeader
+	}
+	return nil
+}
+
+func (r *Replica) proposeErr(err error) error {
+	if errors.Is(err, raft.ErrProposalDropped) {
+		if r.rn.BasicStatus().RaftState != raft.StateLeader {
+			return ErrNotLeader
+		}
+		return ErrOverloaded
+	}
+	return err
+}
+
+func (r *Replica) markDirty() {
+	if !r.dirty {
+		r.dirty = true
+		r.m.dirty = append(r.m.dirty, r)
+	}
+}
+
+// handleReady takes the replica's Ready: appends go to the engine (their
+// responses wait for the round), committed entries are applied now.
+func (r *Replica) handleReady() error {
+	rd := r.rn.Ready()
+	if rd.SoftState != nil {
+		r.setRole(rd.SoftState.RaftState == raft.StateLeader)
+	}
+	for _, m := range rd.Messages {
+		switch m.GetTo() {
+		case raft.LocalAppendThread:
+			if err := r.stageAppend(m); err != nil {
+				return err
+			}
+		case raft.LocalApplyThread:
+			r.apply(m.Entries)
+			for _, resp := range m.Responses {
+				r.deliver(resp)
+			}
+		default:
+			// Peers: the transport arrives with issue "cluster".
+			r.logg.Debug("dropping message to peer", "to", m.GetTo(), "type", m.GetType().String())
+		}
+	}
+	return nil
+}
+
+func (r *Replica) setRole(leader bool) {
+	if leader == r.leader {
+		return
+	}
+	r.leader = leader
+	if leader {
+		r.term = model.Term(r.rn.BasicStatus().GetTerm())
+		r.logg.Debug("leader", "term", r.term)
+	} else {
+		r.failWaiters(ErrNotLeader)
+	}
+	r.publish()
+}
+
+func (r *Replica) stageAppend(m *pb.Message) error {
+	if m.Snapshot != nil && m.Snapshot.Metadata != nil && m.Snapshot.Metadata.GetIndex() > 0 {
+		return fmt.Errorf("partition %s: snapshots are not supported yet", r.cfg.Key)
+	}
+	if len(m.Entries) > 0 {
+		first := model.Index(m.Entries[0].GetIndex())
+		next := r.appendNext
+		if first <= r.appendLast {
+			if first <= r.log.LastIndex() && r.appendLast == r.log.LastIndex() {
+				o, err := r.offsetAt(first)
+				if err != nil {
+					return err
+				}
+				next = o
+			} else {
+				return fmt.Errorf("partition %s: append at %d overlaps staged entries to %d", r.cfg.Key, first, r.appendLast)
+			}
+		}
+		buf, end, err := appendStorage(r.m.scratch[:0], r.cfg.Kind, m.Entries, next)
+		r.m.scratch = buf[:0]
+		if err != nil {
+			return err
+		}
+		if err := r.m.eng.Append(r.cfg.Key, buf); err != nil {
+			return err
+		}
+		r.appendLast = model.Index(m.Entries[len(m.Entries)-1].GetIndex())
+		r.appendNext = end
+		if !r.leader {
+			r.tail = end
+		}
+	}
+	if m.Term != nil {
+		hs := engine.HardState{Term: model.Term(m.GetTerm()), Vote: model.NodeID(m.GetVote()), Commit: model.Index(m.GetCommit())}
+		if err := r.m.eng.SetHardState(r.cfg.Key, hs); err != nil {
+			return err
+		}
+	}
+	if len(m.Responses) > 0 {
+		r.m.held = append(r.m.held, held{r: r, msgs: m.Responses})
+	}
+	return nil
+}
+
+// apply runs committed entries: a data group's high watermark moves and
+// its waiters complete; a meta group hands commands to Config.Apply.
+func (r *Replica) apply(ents []*pb.Entry) {
+	moved := false
+	for _, e := range ents {
+		if e.GetType() != pb.EntryNormal || len(e.Data) == 0 {
+			continue
+		}
+		if r.cfg.Kind == KindMeta {
+			if r.cfg.Apply != nil {
+				r.cfg.Apply(model.Index(e.GetIndex()), e.Data)
+			}
+			continue
+		}
+		b, _, err := model.ParseBatch(e.Data)
+		if err != nil {
+			r.logg.Error("committed entry is not a batch", "index", e.GetIndex(), "err", err)
+			continue
+		}
+		base, end := b.BaseOffset(), b.BaseOffset()+model.Offset(b.LastOffsetDelta())+1
+		if end > r.hw {
+			r.hw = end
+			moved = true
+		}
+		r.complete(base, model.Term(e.GetTerm()))
+	}
+	if moved {
+		r.publish()
+	}
+}
+
+// complete finishes the waiters up to the committed batch at base: an
+// earlier waiter's batch was lost (a leader change replaced it).
+func (r *Replica) complete(base model.Offset, term model.Term) {
+	n := 0
+	for _, w := range r.waiters {
+		if w.base > base {
+			break
+		}
+		n++
+		if w.base == base && w.term == term {
+			w.done(ProduceResult{BaseOffset: base})
+		} else {
+			w.done(ProduceResult{Err: ErrNotLeader})
+		}
+	}
+	if n > 0 {
+		r.waiters = append(r.waiters[:0], r.waiters[n:]...)
+	}
+}
+
+func (r *Replica) failWaiters(err error) {
+	ws := r.waiters
+	r.waiters = nil
+	for _, w := range ws {
+		w.done(ProduceResult{Err: err})
+	}
+}
+
+func (r *Replica) deliver(m *pb.Message) {
+	if m.GetTo() != uint64(r.cfg.Node) {
+		r.logg.Debug("dropping response to peer", "to", m.GetTo(), "type", m.GetType().String())
+		return
+	}
+	if err := r.rn.Step(m); err != nil {
+		r.logg.Debug("step", "type", m.GetType().String(), "err", err)
+	}
+	r.markDirty()
+}
+
+// publish replaces the read state; readers waiting on the old one wake.
+func (r *Replica) publish() {
+	v := r.log.View()
+	st := &ReadState{
+		View:          v,
+		HighWatermark: r.hw,
+		LogStart:      v.StartOffset(),
+		LogEnd:        v.NextOffset(),
+		LeaderEpoch:   r.term.LeaderEpoch(),
+		Leader:        r.leader,
+		changed:       make(chan struct{}),
+	}
+	if st.HighWatermark < st.LogStart {
+		st.HighWatermark = st.LogStart
+	}
+	old := r.state.Swap(st)
+	if old != nil {
+		close(old.changed)
+	}
+}

@@ -1,0 +1,182 @@
+package partition
+
+import (
+	"errors"
+	"fmt"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+
+	"github.com/petrel-streaming/petrel/internal/model"
+	"github.com/petrel-streaming/petrel/internal/storage"
+	"github.com/petrel-streaming/petrel/internal/storage/engine"
+)
+
+// raftStorage is raft's view of the partition's log: the storage log is
+// the Raft log, so there is no second copy. It lives on the partition's
+// shard, as does the RawNode that calls it.
+type raftStorage struct {
+	key   model.PartitionKey
+	eng   *engine.Engine
+	log   *storage.Log
+	kind  Kind
+	peers []model.NodeID
+}
+
+func (s *raftStorage) InitialState() (*pb.HardState, *pb.ConfState, error) {
+	cs := &pb.ConfState{}
+	for _, p := range s.peers {
+		cs.Voters = append(cs.Voters, uint64(p))
+	}
+	hs, ok, err := s.eng.HardState(s.key)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ok {
+		return &pb.HardState{}, cs, nil
+	}
+	term, vote, commit := uint64(hs.Term), uint64(hs.Vote), uint64(hs.Commit)
+	return &pb.HardState{Term: &term, Vote: &vote, Commit: &commit}, cs, nil
+}
+
+func (s *raftStorage) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
+	if lo < uint64(s.log.FirstIndex()) {
+		return nil, raft.ErrCompacted
+	}
+	if hi > uint64(s.log.LastIndex())+1 {
+		return nil, raft.ErrUnavailable
+	}
+	var out []*pb.Entry
+	for lo < hi {
+		es, err := s.log.Entries(model.Index(lo), model.Index(hi), maxSize)
+		if err != nil {
+			return nil, s.mapErr(err)
+		}
+		if len(es) == 0 {
+			break
+		}
+		for _, e := range es {
+			re, err := s.toRaft(e)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, re)
+			if n := uint64(e.Size()); n >= maxSize {
+				maxSize = 0
+			} else {
+				maxSize -= n
+			}
+		}
+		lo = uint64(es[len(es)-1].Index) + 1
+		if maxSize == 0 {
+			break
+		}
+	}
+	if len(out) == 0 {
+		return nil, raft.ErrUnavailable
+	}
+	return out, nil
+}
+
+func (s *raftStorage) Term(i uint64) (uint64, error) {
+	if i == 0 {
+		return 0, nil
+	}
+	first, last := uint64(s.log.FirstIndex()), uint64(s.log.LastIndex())
+	if i > last {
+		return 0, raft.ErrUnavailable
+	}
+	if i < first {
+		// Retention never removes the active segment, so raft never
+		// needs the term before the first entry on one node; a follower
+		// behind the log start needs a snapshot (issue "cluster").
+		return 0, raft.ErrCompacted
+	}
+	t, err := s.log.Term(model.Index(i))
+	if err != nil {
+		return 0, s.mapErr(err)
+	}
+	return uint64(t), nil
+}
+
+func (s *raftStorage) LastIndex() (uint64, error)  { return uint64(s.log.LastIndex()), nil }
+func (s *raftStorage) FirstIndex() (uint64, error) { return uint64(s.log.FirstIndex()), nil }
+
+func (s *raftStorage) Snapshot() (*pb.Snapshot, error) {
+	first := uint64(s.log.FirstIndex())
+	if first > 1 {
+		// A follower that fell behind the log start needs a snapshot;
+		// that transfer belongs to the cluster issue.
+		return nil, raft.ErrSnapshotTemporarilyUnavailable
+	}
+	_, cs, err := s.InitialState()
+	if err != nil {
+		return nil, err
+	}
+	idx, term := uint64(0), uint64(0)
+	return &pb.Snapshot{Metadata: &pb.SnapshotMetadata{ConfState: cs, Index: &idx, Term: &term}}, nil
+}
+
+func (s *raftStorage) mapErr(err error) error {
+	if errors.Is(err, storage.ErrIndexOutOfRange) {
+		return raft.ErrUnavailable
+	}
+	return err
+}
+
+// Internal entries carry the raft entry type in their first payload byte;
+// data entries are a Kafka batch exactly as stored.
+func (s *raftStorage) toRaft(e storage.Entry) (*pb.Entry, error) {
+	idx, term := uint64(e.Index), uint64(e.Term)
+	re := &pb.Entry{Index: &idx, Term: &term}
+	switch e.Type {
+	case storage.EntryData:
+		t := pb.EntryNormal
+		re.Type = &t
+		re.Data = e.Payload
+	case storage.EntryInternal:
+		if len(e.Payload) < 1 {
+			return nil, fmt.Errorf("partition %s: internal entry %d has no type: %w", s.key, e.Index, model.ErrCorrupt)
+		}
+		t := pb.EntryType(e.Payload[0])
+		re.Type = &t
+		re.Data = e.Payload[1:]
+	default:
+		return nil, fmt.Errorf("partition %s: entry %d of unknown type %d: %w", s.key, e.Index, e.Type, model.ErrCorrupt)
+	}
+	return re, nil
+}
+
+// appendStorage encodes raft entries in storage format onto dst. next is
+// the Kafka offset that follows the entry before the first; it returns the
+// offset after the last. Normal entries of a data partition that carry
+// bytes are Kafka batches (stamped by the leader); everything else is an
+// internal entry that takes no offsets.
+func appendStorage(dst []byte, kind Kind, ents []*pb.Entry, next model.Offset) ([]byte, model.Offset, error) {
+	for _, e := range ents {
+		h := storage.EntryHeader{Index: model.Index(e.GetIndex()), Term: model.Term(e.GetTerm()), Offset: next}
+		if kind == KindData && e.GetType() == pb.EntryNormal && len(e.Data) > 0 {
+			b, rest, err := model.ParseBatch(e.Data)
+			if err != nil || len(rest) != 0 {
+				return dst, next, fmt.Errorf("partition: entry %d is not one batch: %v: %w", h.Index, err, model.ErrCorrupt)
+			}
+			if b.BaseOffset() != next {
+				return dst, next, fmt.Errorf("partition: entry %d base offset %d, log expects %d: %w", h.Index, b.BaseOffset(), next, model.ErrCorrupt)
+			}
+			h.Type = storage.EntryData
+			h.Count = uint32(b.LastOffsetDelta()) + 1
+			dst = storage.AppendEntry(dst, h, e.Data)
+			next += model.Offset(h.Count)
+			continue
+		}
+		h.Type = storage.EntryInternal
+		dst = appendInternal(dst, h, byte(e.GetType()), e.Data)
+	}
+	return dst, next, nil
+}
+
+func appendInternal(dst []byte, h storage.EntryHeader, typ byte, data []byte) []byte {
+	payload := make([]byte, 0, 1+len(data))
+	payload = append(append(payload, typ), data...)
+	return storage.AppendEntry(dst, h, payload)
+}
