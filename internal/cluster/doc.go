@@ -1,0 +1,100 @@
+// Package cluster is the controller's state machine: the deterministic
+// core of controller Raft group 0, which holds the cluster's metadata
+// (brokers, topics, partition assignments, topic configs, producer id
+// blocks). It does no I/O, reads no clock and draws no random numbers;
+// internal/partition runs the Raft group, internal/node wires it, and a
+// single node today and a cluster later run the same code.
+//
+// # Frontend, backend, tables
+//
+//	 any goroutine (Kafka handler)         group 0's apply loop (one owner)
+//	┌──────────────────────────────┐      ┌──────────────────────────────┐
+//	│ frontend                     │      │ backend                      │
+//	│ tables := view.Load()        │      │ for each committed entry:    │
+//	│ cmd, err := tables.Plan…()   │      │   cmd, err := DecodeCommand  │
+//	│   (defaults, placement,      │ ───► │   res, err := s.Apply(i, cmd)│
+//	│    Validate)                 │ log  │   view.Store(s.Tables())     │
+//	│ propose cmd.AppendTo(nil)    │      │   complete the waiter of i   │
+//	└──────────────────────────────┘      └──────────────────────────────┘
+//	           ▲            read views (*Tables, immutable)      │
+//	           └──────────────────────────────────────────────────┘
+//
+// The frontend resolves a request into a complete command: PlanCreateTopic
+// fills -1 defaults and places replicas; the proposer draws the topic's
+// random id. It pre-checks with Tables.Validate so most errors never reach
+// the log. The backend's State.Apply checks again, because in a cluster a
+// conflicting proposal may commit first; a command that fails there changes
+// nothing (but the applied index) and yields the same error on every node,
+// which the waiting request returns. Kafka error codes come from one table,
+// ErrorCode(err); the error's text is the error message.
+//
+// State.Tables returns an immutable *Tables (copy-on-write: the topic and
+// broker maps are copied once per change, topics and their partitions are
+// shared), to publish through an atomic.Pointer for every shard.
+//
+// # Commands
+//
+//	RegisterBroker       {NodeID, KafkaAddr, RPCAddr, Rack}      add or update a broker
+//	CreateTopic          {Name, ID, Partitions, ReplicationFactor, Assignment, Configs}
+//	DeleteTopic          {ID}                                    internal topics refused
+//	CreatePartitions     {ID, NewTotal, Assignment of the new}   must grow
+//	AlterConfigs         {ID or Name, Set, Delete, Replace}      Replace: legacy AlterConfigs
+//	AllocateProducerIDs  {Count}                                 Result.FirstProducerID
+//
+// # Command encoding (big-endian)
+//
+//	type u8 | version u8 (=1) | body
+//
+//	str        = len u16 | bytes                 (each field has its own bound)
+//	replicas   = n u8 | n × node id i32          (n ≤ MaxReplicationFactor)
+//	assignment = n u32 | n × replicas            (n ≤ MaxPartitionsPerTopic)
+//	configs    = n u16 | n × (key str, value str) ascending by key, no duplicates
+//
+//	1 RegisterBroker      node id i32 | kafka addr str | rpc addr str | rack str
+//	2 CreateTopic         name str | id [16] | partitions i32 | rf i16 | assignment | configs
+//	3 DeleteTopic         id [16]
+//	4 CreatePartitions    id [16] | new total i32 | assignment
+//	5 AlterConfigs        id [16] (zero: by name) | name str | set configs |
+//	                      delete = n u16 | n × key str | replace u8 (0 or 1)
+//	6 AllocateProducerIDs count i64
+//
+// DecodeCommand checks structure and bounds, never panics, refuses
+// trailing bytes, and reports corruption wrapping model.ErrCorrupt (an
+// unknown type or version: ErrUnknownCommand). A count is checked against
+// the bytes left before anything is allocated. Validate checks meaning.
+//
+// # Snapshot
+//
+// AppendSnapshot encodes the replicated state canonically (sorted, so the
+// same commands give the same bytes on every node); snapshot.go draws the
+// layout. It ends in a CRC-32C. DecodeSnapshot re-validates every topic
+// and broker as Apply would. Broker-level topic config defaults are node
+// settings, not state: SetTopicDefaults after NewState or DecodeSnapshot.
+//
+// # Topic configs
+//
+// configdecl.go declares every Kafka topic config Petrel knows once: name,
+// kmsg type, default, bounds or allowed values, its broker-level synonym
+// (retention.ms → log.retention.ms), documentation, and whether Petrel acts
+// on it (Supported) or only stores and describes it (Stored). Unknown keys
+// and bad values are INVALID_CONFIG with the key and value in the message.
+// cleanup.policy=compact and unclean.leader.election.enable=true are
+// refused. segment.bytes is at least 1 MiB and segment.ms at least 1 s.
+// Resolve gives the typed TopicConfig partitions use (topic value, else
+// broker default, else declared default); DescribeTopicConfigs and
+// DescribeBrokerConfigs give what DescribeConfigs answers, with sources and
+// synonyms. Broker configs are all read-only.
+//
+// # Errors and Kafka codes
+//
+//	ErrTopicExists               TOPIC_ALREADY_EXISTS
+//	ErrUnknownTopic              UNKNOWN_TOPIC_OR_PARTITION
+//	ErrUnknownTopicID            UNKNOWN_TOPIC_ID
+//	ErrInvalidTopic              INVALID_TOPIC_EXCEPTION  (name rules, '.'/'_' collision)
+//	ErrInvalidPartitions         INVALID_PARTITIONS       (< 1, > MaxPartitionsPerTopic, not growing)
+//	ErrInvalidReplicationFactor  INVALID_REPLICATION_FACTOR (< 1, > registered brokers)
+//	ErrInvalidReplicaAssignment  INVALID_REPLICA_ASSIGNMENT
+//	ErrInvalidConfig             INVALID_CONFIG
+//	ErrInvalidRequest            INVALID_REQUEST
+//	ErrInternalTopic             POLICY_VIOLATION         (deleting __consumer_offsets)
+package cluster
