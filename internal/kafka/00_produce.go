@@ -1,0 +1,224 @@
+package kafka
+
+// Produce (key 0): v3–v13. v0–v2 carry the legacy message format (magic
+// 0/1), which Petrel does not store; v3 is the first with record batch v2.
+//
+// Behaviour:
+//   - The body is walked before it is decoded (ProduceCheck): a frame that
+//     would decode to more than twice its size is refused (connection
+//     closed), so a crafted 100 MiB request cannot cost gigabytes.
+//   - acks must be -1, 0 or 1 (else INVALID_REQUIRED_ACKS); acks=1 is
+//     served as acks=all: a batch is acknowledged once committed, which on
+//     one node means durable (DESIGN: only safe settings). acks=0 gets no
+//     response, but its batches are still validated and stored.
+//   - Every partition's records are validated on this goroutine
+//     (records.Validate: exactly one v2 batch, CRC-32C, counts, every
+//     codec decompressed with a cap, max.message.bytes), then the batches
+//     of all partitions go to their shards at once; the response waits
+//     for all of them, bounded by the request's timeout
+//     (REQUEST_TIMED_OUT for what did not commit in time).
+//   - LogAppendTime topics: the broker's time is stamped into the batch
+//     (timestamp type, max timestamp, CRC recomputed) and returned.
+//   - Transactional produce is not supported yet: INVALID_REQUEST with a
+//     message saying so.
+//   - v13 names topics by id (UNKNOWN_TOPIC_ID when unknown).
+
+import (
+	"context"
+	"errors"
+	"math"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/petrel-streaming/petrel/internal/cluster"
+	"github.com/petrel-streaming/petrel/internal/model"
+	"github.com/petrel-streaming/petrel/internal/partition"
+	"github.com/petrel-streaming/petrel/internal/records"
+)
+
+func produceAPI(b Broker) API {
+	return API{
+		Key: 0, MinVersion: 3, MaxVersion: 13,
+		MaxBodyBytes: math.MaxInt32, Check: ProduceCheck, Amplification: produceAmplification,
+		Handle: func(ctx context.Context, r *Request) (kmsg.Response, error) {
+			return produce(ctx, b, r)
+		},
+	}
+}
+
+func produce(ctx context.Context, b Broker, r *Request) (kmsg.Response, error) {
+	req := r.Msg.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	tables := b.Tables()
+	fail := func(code int16, msg string) {
+		for _, t := range req.Topics {
+			rt := kmsg.NewProduceResponseTopic()
+			rt.Topic, rt.TopicID = t.Topic, t.TopicID
+			for _, p := range t.Partitions {
+				rp := kmsg.NewProduceResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, code
+				if msg != "" {
+					rp.ErrorMessage = &msg
+				}
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+	}
+	switch {
+	case req.Acks != -1 && req.Acks != 0 && req.Acks != 1:
+		fail(kerr.InvalidRequiredAcks.Code, "")
+		return resp, nil
+	case req.TransactionID != nil:
+		fail(kerr.InvalidRequest.Code, "transactional produce is not supported yet")
+		return resp, nil
+	}
+	now := r.Received
+	if now.IsZero() {
+		now = time.Now()
+	}
+	var batches []ProduceBatch
+	var slots []*kmsg.ProduceResponseTopicPartition
+	for _, t := range req.Topics {
+		rt := kmsg.NewProduceResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		tp, ok := topicOf(tables, t.Topic, t.TopicID)
+		if !ok && t.TopicID == ([16]byte{}) && b.AutoCreateTopics() {
+			tp, ok = autoCreate(ctx, b, t.Topic)
+			tables = b.Tables()
+		}
+		rt.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(t.Partitions))
+		for i, p := range t.Partitions {
+			rp := &rt.Partitions[i]
+			rp.Default()
+			rp.Partition = p.Partition
+			rp.BaseOffset, rp.LogAppendTime, rp.LogStartOffset = -1, -1, -1
+			if !ok {
+				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				if t.TopicID != ([16]byte{}) {
+					rp.ErrorCode = kerr.UnknownTopicID.Code
+				}
+				continue
+			}
+			key, ok := partitionKey(tp, p.Partition)
+			if !ok {
+				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				continue
+			}
+			cfg := tp.Config
+			lim := records.Limits{MaxMessageBytes: int(cfg.MaxMessageBytes), NoZstd: req.Version < 7}
+			if !cfg.LogAppendTime {
+				lim.NowMs = now.UnixMilli()
+				lim.TimestampBeforeMaxMs, lim.TimestampAfterMaxMs = cfg.TimestampBeforeMaxMs, cfg.TimestampAfterMaxMs
+			}
+			info, err := records.Validate(p.Records, lim)
+			if err != nil {
+				rp.ErrorCode = records.ErrorCode(err)
+				rp.ErrorMessage = errMsg(err)
+				continue
+			}
+			pb := ProduceBatch{Key: key, Batch: p.Records, ProducerID: info.ProducerID,
+				ProducerEpoch: info.ProducerEpoch, BaseSequence: info.BaseSequence, Count: info.Count}
+			if cfg.LogAppendTime {
+				pb.LogAppendTime = now.UnixMilli()
+				rp.LogAppendTime = pb.LogAppendTime
+			}
+			batches = append(batches, pb)
+			slots = append(slots, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	if len(batches) == 0 {
+		if req.Acks == 0 {
+			return nil, nil
+		}
+		return resp, nil
+	}
+	r.Retain() // the batches alias the frame until they are stored
+	if req.Acks == 0 {
+		b.Produce(context.WithoutCancel(ctx), batches, func(int, partition.ProduceResult) {})
+		return nil, nil
+	}
+	type result struct {
+		i int
+		r partition.ProduceResult
+	}
+	results := make(chan result, len(batches))
+	b.Produce(ctx, batches, func(i int, pr partition.ProduceResult) { results <- result{i, pr} })
+	timeout := time.Duration(req.TimeoutMillis) * time.Millisecond
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	done := make([]bool, len(batches))
+	for n := 0; n < len(batches); n++ {
+		select {
+		case res := <-results:
+			done[res.i] = true
+			rp := slots[res.i]
+			if res.r.Err != nil {
+				rp.ErrorCode = partitionErrorCode(res.r.Err)
+				rp.ErrorMessage = errMsg(res.r.Err)
+				rp.LogAppendTime = -1
+				continue
+			}
+			rp.BaseOffset = int64(res.r.BaseOffset)
+			if rs := b.ReadState(batches[res.i].Key); rs != nil {
+				rp.LogStartOffset = int64(rs.LogStart)
+			}
+		case <-timer.C:
+			for i, d := range done {
+				if !d {
+					slots[i].ErrorCode = kerr.RequestTimedOut.Code
+					slots[i].LogAppendTime = -1
+				}
+			}
+			return resp, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return resp, nil
+}
+
+// partitionErrorCode maps partition and controller errors to Kafka codes:
+// the one table of the wire edge for errors from below it.
+func partitionErrorCode(err error) int16 {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, partition.ErrNotLeader):
+		return kerr.NotLeaderForPartition.Code
+	case errors.Is(err, partition.ErrStorage):
+		return kerr.KafkaStorageError.Code
+	case errors.Is(err, partition.ErrRemoved):
+		return kerr.UnknownTopicOrPartition.Code
+	case errors.Is(err, partition.ErrOverloaded), errors.Is(err, context.DeadlineExceeded):
+		return kerr.RequestTimedOut.Code
+	case errors.Is(err, model.ErrCorrupt):
+		return kerr.CorruptMessage.Code
+	}
+	if code := cluster.ErrorCode(err); code != 0 {
+		return code
+	}
+	return kerr.UnknownServerError.Code
+}
+
+// autoCreate creates a topic named by a produce or metadata request when
+// the node allows it, with the node's defaults.
+func autoCreate(ctx context.Context, b Broker, name string) (*cluster.Topic, bool) {
+	if cluster.CheckTopicName(name) != nil {
+		return nil, false
+	}
+	cmd, err := b.Tables().PlanCreateTopic(cluster.TopicRequest{Name: name, Partitions: -1, ReplicationFactor: -1}, newTopicID(), b.Defaults())
+	if err == nil {
+		err = b.CreateTopic(ctx, cmd)
+	}
+	if err != nil && !errors.Is(err, cluster.ErrTopicExists) {
+		return nil, false
+	}
+	return b.Tables().TopicByName(name)
+}

@@ -1,0 +1,92 @@
+package kafka
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+
+	"github.com/petrel-streaming/petrel/internal/cluster"
+	"github.com/petrel-streaming/petrel/internal/model"
+	"github.com/petrel-streaming/petrel/internal/partition"
+)
+
+// Broker is what the key files need from the node: read views of the
+// controller tables and of local partitions, and the few operations that
+// go through shards or the controller. The node implements it; any
+// goroutine may call it.
+type Broker interface {
+	// NodeID is this broker's Kafka broker id.
+	NodeID() int32
+	// ClusterID is the cluster's id (Metadata v2+, DescribeCluster).
+	ClusterID() string
+	// Advertised is the host and port clients are told to connect to.
+	Advertised() (host string, port int32)
+	// Tables is the controller's current read view.
+	Tables() *cluster.Tables
+	// ReadState is the published state of a partition hosted here, or nil.
+	ReadState(key model.PartitionKey) *partition.ReadState
+	// Produce appends validated batches to their partitions, grouped by
+	// shard; done is called once per batch, from any goroutine, when the
+	// batch is committed or failed.
+	Produce(ctx context.Context, batches []ProduceBatch, done func(i int, r partition.ProduceResult))
+	// CreateTopic proposes a planned topic and waits until its partitions
+	// serve (or ctx ends).
+	CreateTopic(ctx context.Context, cmd *cluster.CreateTopic) error
+	// DeleteTopic proposes the deletion of a topic and waits for it.
+	DeleteTopic(ctx context.Context, id model.TopicID) error
+	// Propose proposes any other controller command and waits for its
+	// result (AlterConfigs, CreatePartitions, AllocateProducerIDs).
+	Propose(ctx context.Context, cmd cluster.Command) (cluster.Result, error)
+	// AutoCreateTopics reports whether unknown topics are created on use.
+	AutoCreateTopics() bool
+	// Defaults are the node's topic defaults (num.partitions, replication).
+	Defaults() cluster.Defaults
+}
+
+// ProduceBatch is one validated batch for one partition.
+type ProduceBatch struct {
+	Key   model.PartitionKey
+	Batch []byte
+	// LogAppendTime, when non-zero, is stamped into the batch (topics with
+	// message.timestamp.type=LogAppendTime) before it is proposed.
+	LogAppendTime int64
+	// Producer fields from the batch header (idempotence).
+	ProducerID    int64
+	ProducerEpoch int16
+	BaseSequence  int32
+	Count         int32
+}
+
+// topicOf resolves a request's topic by name or, when id is set, by id.
+func topicOf(t *cluster.Tables, name string, id [16]byte) (*cluster.Topic, bool) {
+	if id != ([16]byte{}) {
+		return t.TopicByID(model.TopicID(id))
+	}
+	return t.TopicByName(name)
+}
+
+func partitionKey(tp *cluster.Topic, p int32) (model.PartitionKey, bool) {
+	if p < 0 || int(p) >= len(tp.Partitions) {
+		return model.PartitionKey{}, false
+	}
+	return model.PartitionKey{Topic: tp.ID, Partition: model.PartitionID(p)}, true
+}
+
+func errMsg(err error) *string {
+	if err == nil {
+		return nil
+	}
+	s := fmt.Sprint(err)
+	return &s
+}
+
+// newTopicID draws a random topic id (a version 4 UUID, as Kafka's).
+func newTopicID() model.TopicID {
+	var id model.TopicID
+	if _, err := rand.Read(id[:]); err != nil {
+		panic(fmt.Sprintf("kafka: crypto/rand: %v", err)) // never fails on Linux (Go 1.24+ doc)
+	}
+	id[6] = id[6]&0x0f | 0x40
+	id[8] = id[8]&0x3f | 0x80
+	return id
+}
