@@ -15,14 +15,14 @@ import (
 	"github.com/petrel-streaming/petrel/internal/model"
 )
 
-// TestDataDriven runs the command transcripts in testdata/: each command
+// TestDataDriven runs the command transcripts in testdata/commands: each command
 // goes through the frontend (plan, Validate), the codec (AppendTo,
 // DecodeCommand) and the backend (Apply at the next index), and prints the
 // result; "tables" prints the read view. Every command also checks that
 // Validate and Apply agree, and that a snapshot taken after it decodes to
 // the same state. Rewrite with -rewrite.
 func TestDataDriven(t *testing.T) {
-	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+	datadriven.Walk(t, "testdata/commands", func(t *testing.T, path string) {
 		h := &harness{s: NewState(), defaults: Defaults{Partitions: 1, ReplicationFactor: 3}}
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			return h.run(t, d)
