@@ -60,7 +60,7 @@ func (s *State) Tables() *Tables {
 // node-local settings, not replicated and not in snapshots: the node sets
 // them after NewState or DecodeSnapshot, before applying.
 func (s *State) SetTopicDefaults(defaults map[string]string) error {
-	if err := newDeclTable().checkAll(defaults); err != nil {
+	if err := decls().checkAll(defaults); err != nil {
 		return fmt.Errorf("broker default: %w", err)
 	}
 	s.t.defaults = maps.Clone(defaults)
@@ -82,6 +82,9 @@ func (s *State) Apply(index model.Index, cmd Command) (Result, error) {
 	}
 	s.t.version = index
 	s.published = nil
+	if err := encodable(cmd); err != nil {
+		return Result{}, err
+	}
 	switch c := cmd.(type) {
 	case *RegisterBroker:
 		return Result{}, s.applyRegisterBroker(c)
@@ -96,7 +99,7 @@ func (s *State) Apply(index model.Index, cmd Command) (Result, error) {
 	case *AllocateProducerIDs:
 		return s.applyAllocateProducerIDs(c)
 	}
-	return Result{}, s.t.Validate(cmd) // nil or unknown: its error
+	return Result{}, s.t.Validate(cmd) // a foreign Command type: its error
 }
 
 func (s *State) applyRegisterBroker(c *RegisterBroker) error {

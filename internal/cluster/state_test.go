@@ -286,3 +286,22 @@ func TestCheckTopicName(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateRefusesUnencodable: a command the codec cannot read back
+// must never reach the log.
+func TestValidateRefusesUnencodable(t *testing.T) {
+	s := fuzzState(t)
+	long := string(slices.Repeat([]byte("0:1,"), MaxConfigValueLen/4+1))
+	dupDeletes := slices.Repeat([]string{"retention.ms"}, MaxConfigsPerCommand+1)
+	for _, c := range []Command{
+		&AlterConfigs{ID: testTopicID(1), Set: map[string]string{"leader.replication.throttled.replicas": long}},
+		&AlterConfigs{ID: testTopicID(1), Delete: dupDeletes},
+	} {
+		if err := s.Validate(c); !errors.Is(err, ErrInvalidRequest) {
+			t.Errorf("Validate: %v", err)
+		}
+		if _, err := s.Apply(s.Version()+1, c); !errors.Is(err, ErrInvalidRequest) {
+			t.Errorf("Apply: %v", err)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -25,13 +26,15 @@ type TopicConfig struct {
 	TimestampAfterMaxMs  int64
 }
 
-// declTable is the declaration table with a name index. It is built once
-// per call site that needs it; it is read-only after construction, so any
-// goroutine may share one.
+// declTable is the declaration table with a name index, read-only once
+// built, so any goroutine may share it.
 type declTable struct {
 	list   []TopicConfigDecl
 	byName map[string]int
 }
+
+// decls returns the one shared, immutable declTable, built on first use.
+var decls = sync.OnceValue(newDeclTable)
 
 func newDeclTable() *declTable {
 	t := &declTable{list: topicConfigDecls(), byName: map[string]int{}}
@@ -112,7 +115,7 @@ func (d *TopicConfigDecl) check(value string) error {
 // CheckTopicConfigs validates a set of topic configs: every key declared,
 // every value valid. The first error wins, in key order, so the same input
 // always gives the same error.
-func CheckTopicConfigs(m map[string]string) error { return newDeclTable().checkAll(m) }
+func CheckTopicConfigs(m map[string]string) error { return decls().checkAll(m) }
 
 func (t *declTable) checkAll(m map[string]string) error {
 	keys := make([]string, 0, len(m))
@@ -141,7 +144,7 @@ func (t *declTable) checkOne(key, value string) error {
 // config name: "retention.ms", not "log.retention.ms"; nil for none). Both
 // are validated.
 func Resolve(topic, broker map[string]string) (TopicConfig, error) {
-	t := newDeclTable()
+	t := decls()
 	if err := t.checkAll(broker); err != nil {
 		return TopicConfig{}, fmt.Errorf("broker default: %w", err)
 	}
@@ -195,7 +198,7 @@ type ConfigSynonym struct {
 // with configs topic on a node with broker-level defaults broker, sorted by
 // name. The inputs are assumed valid (they were checked when stored).
 func DescribeTopicConfigs(topic, broker map[string]string) []ConfigEntry {
-	t := newDeclTable()
+	t := decls()
 	out := make([]ConfigEntry, 0, len(t.list))
 	for i := range t.list {
 		d := &t.list[i]
@@ -259,7 +262,7 @@ func DescribeBrokerConfigs(b BrokerInfo) []ConfigEntry {
 		static("default.replication.factor", itoa(int64(b.DefaultReplicationFactor)), kmsg.ConfigTypeInt, "Replication factor of a topic created without one."),
 		static("auto.create.topics.enable", strconv.FormatBool(b.AutoCreateTopics), kmsg.ConfigTypeBoolean, "Create a topic a client produces to or asks metadata for."),
 	}
-	t := newDeclTable()
+	t := decls()
 	for i := range t.list {
 		d := &t.list[i]
 		if d.BrokerName == "" || slices.ContainsFunc(out, func(e ConfigEntry) bool { return e.Name == d.BrokerName }) {

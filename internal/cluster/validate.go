@@ -14,6 +14,9 @@ import (
 // frontend's pre-check before it proposes. Apply runs the same checks
 // again, because in a cluster another proposal may commit in between.
 func (t *Tables) Validate(cmd Command) error {
+	if err := encodable(cmd); err != nil {
+		return err
+	}
 	switch c := cmd.(type) {
 	case *RegisterBroker:
 		return t.validateRegisterBroker(c)
@@ -30,10 +33,21 @@ func (t *Tables) Validate(cmd Command) error {
 		return err
 	case *AllocateProducerIDs:
 		return t.validateAllocateProducerIDs(c)
-	case nil:
-		return fmt.Errorf("%w: nil command", ErrInvalidRequest)
 	}
 	return fmt.Errorf("%w: %T", ErrUnknownCommand, cmd)
+}
+
+// encodable refuses a command that DecodeCommand would not read back (a
+// config value or a delete list beyond the codec's bounds): proposing it
+// would put an entry in the log that no node can apply.
+func encodable(cmd Command) error {
+	if cmd == nil {
+		return fmt.Errorf("%w: nil command", ErrInvalidRequest)
+	}
+	if _, err := DecodeCommand(cmd.AppendTo(nil)); err != nil {
+		return fmt.Errorf("%w: %s beyond the command's bounds: %v", ErrInvalidRequest, cmd.Type(), err)
+	}
+	return nil
 }
 
 func (t *Tables) validateRegisterBroker(c *RegisterBroker) error {
@@ -121,7 +135,7 @@ func (t *Tables) validateCreateTopic(c *CreateTopic) error {
 	if err := t.checkAssignment(c.Name, c.Assignment, int(c.Partitions), c.ReplicationFactor); err != nil {
 		return err
 	}
-	return newDeclTable().checkAll(c.Configs)
+	return decls().checkAll(c.Configs)
 }
 
 // checkPartitionCount checks a new partition total for a topic that has
@@ -213,8 +227,8 @@ func (t *Tables) validateAlterConfigs(c *AlterConfigs) (*Topic, map[string]strin
 	default:
 		return nil, nil, fmt.Errorf("%w: alter configs names no topic", ErrInvalidRequest)
 	}
-	decls := newDeclTable()
-	if err := decls.checkAll(c.Set); err != nil {
+	table := decls()
+	if err := table.checkAll(c.Set); err != nil {
 		return nil, nil, err
 	}
 	if c.Replace {
@@ -228,7 +242,7 @@ func (t *Tables) validateAlterConfigs(c *AlterConfigs) (*Topic, map[string]strin
 		next[k] = v
 	}
 	for _, k := range c.Delete {
-		if _, ok := decls.lookup(k); !ok {
+		if _, ok := table.lookup(k); !ok {
 			return nil, nil, fmt.Errorf("%w: unknown topic config %q", ErrInvalidConfig, k)
 		}
 		if _, ok := c.Set[k]; ok {
