@@ -61,7 +61,9 @@
 // DecodeCommand checks structure and bounds, never panics, refuses
 // trailing bytes, and reports corruption wrapping model.ErrCorrupt (an
 // unknown type or version: ErrUnknownCommand). A count is checked against
-// the bytes left before anything is allocated. Validate checks meaning.
+// the bytes left before anything is allocated. Validate checks meaning,
+// and first that the command decodes from its own encoding, so nothing
+// beyond the codec's bounds is ever proposed.
 //
 // # Snapshot
 //
