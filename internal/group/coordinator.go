@@ -168,7 +168,9 @@ func (c *Coordinator) Persisted(t Token) {
 func (c *Coordinator) Tick(now time.Time) {
 	c.now = now
 	for _, name := range c.sortedGroupNames() {
-		c.groups[name].tick(now)
+		g := c.groups[name]
+		g.tick(now)
+		c.dropIfUnused(g) // a pending member id expired
 	}
 }
 

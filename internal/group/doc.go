@@ -43,14 +43,15 @@
 //
 // # Group lifecycle
 //
-//	            join                 all members joined, or
-//	  Empty ──────────────► Preparing ─── rebalance timeout ───► Completing
-//	    ▲                   Rebalance ◄─────── join / leave ──── Rebalance
-//	    │                     │   ▲  ◄─┐                            │
-//	    │  last member gone   │   │    │ join (leader or new        │ leader's
-//	    └─────────────────────┘   │    │ metadata), leave, expiry   │ SyncGroup
-//	                              │    └──────────── Stable ◄───────┘
-//	          (Dead: only reported for groups that do not exist)
+//	from                 event                                         to
+//	Empty                a member joins                                PreparingRebalance
+//	PreparingRebalance   every member rejoined, or rebalance timeout   CompletingRebalance
+//	                     (members that did not rejoin are removed)     (Empty if none is left)
+//	CompletingRebalance  the leader's SyncGroup                        Stable
+//	CompletingRebalance  join with new metadata, leave, expiry, or     PreparingRebalance
+//	                     members missing SyncGroup at the timeout
+//	Stable               join (leader or new metadata), leave, expiry  PreparingRebalance
+//	-                    a group that does not exist reads as Dead     -
 //
 // The first rebalance of an empty group waits InitialRebalanceDelay for
 // more members (each new member extends it, up to the rebalance timeout).
