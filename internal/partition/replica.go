@@ -132,6 +132,12 @@ func newReplica(m *Manager, cfg Config) (*Replica, error) {
 		return nil, err
 	}
 	applied := uint64(hs.Commit)
+	if cfg.Kind == KindMeta {
+		// A metadata group rebuilds its state machine by replaying its
+		// whole log (it has no snapshots yet): raft hands every committed
+		// entry to Apply again.
+		applied = 0
+	}
 	if applied > 0 {
 		if applied < uint64(l.FirstIndex())-1 {
 			applied = uint64(l.FirstIndex()) - 1
@@ -145,7 +151,7 @@ func newReplica(m *Manager, cfg Config) (*Replica, error) {
 		r.hw = l.StartOffset()
 	}
 	rn, err := raft.NewRawNode(&raft.Config{
-		ID:                        uint64(cfg.Node),
+		ID:                        raftID(cfg.Node),
 		ElectionTick:              10,
 		HeartbeatTick:             1,
 		Storage:                   r.rs,
@@ -427,7 +433,7 @@ func (r *Replica) failWaiters(err error) {
 }
 
 func (r *Replica) deliver(m *pb.Message) {
-	if m.GetTo() != uint64(r.cfg.Node) {
+	if m.GetTo() != raftID(r.cfg.Node) {
 		r.logg.Debug("dropping response to peer", "to", m.GetTo(), "type", m.GetType().String())
 		return
 	}

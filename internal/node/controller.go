@@ -1,0 +1,290 @@
+package node
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/petrel-streaming/petrel/internal/cluster"
+	"github.com/petrel-streaming/petrel/internal/model"
+	"github.com/petrel-streaming/petrel/internal/partition"
+	"github.com/petrel-streaming/petrel/internal/shard"
+)
+
+// controllerKey is Raft group 0, the controller, on shard 0.
+var controllerKey = model.PartitionKey{}
+
+// errClosed: the node is shutting down.
+var errClosed = errors.New("node: closed")
+
+// controller runs the controller state machine (cluster.State) on Raft
+// group 0. Proposals carry an 8-byte nonce so the proposer can match the
+// applied result; Apply runs on shard 0, which alone owns the State; the
+// Tables it publishes are read by any goroutine. A reconciler goroutine
+// opens and removes local replicas to match the tables.
+type controller struct {
+	n       *Node
+	state   *cluster.State // shard 0 only
+	replica *partition.Replica
+	tables  atomic.Pointer[cluster.Tables]
+
+	mu      sync.Mutex
+	nonce   uint64
+	waiting map[uint64]chan applied
+	changed chan struct{} // wakes the reconciler (capacity 1)
+	stop    chan struct{}
+	done    chan struct{}
+	// reconciled is closed and replaced each time the reconciler catches up.
+	reconciled chan struct{}
+	recVersion model.Index
+
+	idMu    sync.Mutex
+	nextID  int64
+	idsLeft int64
+}
+
+type applied struct {
+	res cluster.Result
+	err error
+}
+
+func startController(ctx context.Context, n *Node) (*controller, error) {
+	c := &controller{n: n, state: cluster.NewState(), waiting: make(map[uint64]chan applied),
+		changed: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		reconciled: make(chan struct{})}
+	c.nonce = uint64(time.Now().UnixNano()) << 16
+	c.tables.Store(c.state.Tables())
+	var err error
+	if err2 := n.rt.InvokeOn(ctx, 0, func(*shard.Shard) {
+		c.replica, err = n.shards[0].Open(partition.Config{Key: controllerKey, Node: n.cfg.NodeID,
+			Kind: partition.KindMeta, Apply: c.apply, Logger: n.log.With("group", "controller")})
+	}); err2 != nil {
+		return nil, err2
+	}
+	if err != nil {
+		return nil, fmt.Errorf("node: controller: %w", err)
+	}
+	go c.reconcile()
+	// Registering the broker proves the controller leads and has applied
+	// its whole log (the proposal commits after every earlier entry).
+	host, port := n.Advertised()
+	addr := fmt.Sprintf("%s:%d", host, port)
+	rpc := n.cfg.RPCAddr
+	if h, p, err := net.SplitHostPort(rpc); err != nil || h == "" || h == "0.0.0.0" || h == "::" {
+		if p == "" {
+			p = "33145"
+		}
+		rpc = net.JoinHostPort(host, p)
+	}
+	if _, err := c.propose(ctx, &cluster.RegisterBroker{NodeID: n.cfg.NodeID, KafkaAddr: addr, RPCAddr: rpc}); err != nil {
+		return nil, fmt.Errorf("node: register broker: %w", err)
+	}
+	if err := c.waitReconciled(ctx, c.tables.Load().Version()); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// propose sends a command through group 0 and waits for it to apply.
+func (c *controller) propose(ctx context.Context, cmd cluster.Command) (cluster.Result, error) {
+	c.mu.Lock()
+	c.nonce++
+	id := c.nonce
+	ch := make(chan applied, 1)
+	c.waiting[id] = ch
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.waiting, id)
+		c.mu.Unlock()
+	}()
+	data := binary.BigEndian.AppendUint64(make([]byte, 0, 64), id)
+	data = cmd.AppendTo(data)
+	for {
+		var perr error
+		if err := c.n.rt.InvokeOn(ctx, 0, func(*shard.Shard) { perr = c.replica.Propose(data) }); err != nil {
+			return cluster.Result{}, err
+		}
+		if !errors.Is(perr, partition.ErrNotLeader) {
+			if perr != nil {
+				return cluster.Result{}, perr
+			}
+			break
+		}
+		// Not leading yet (just started): wait for the election.
+		select {
+		case <-c.replica.State().Changed():
+		case <-time.After(50 * time.Millisecond):
+		case <-ctx.Done():
+			return cluster.Result{}, ctx.Err()
+		}
+	}
+	select {
+	case a := <-ch:
+		return a.res, a.err
+	case <-ctx.Done():
+		return cluster.Result{}, ctx.Err()
+	case <-c.stop:
+		return cluster.Result{}, errClosed
+	}
+}
+
+// apply runs on shard 0 for every committed controller entry.
+func (c *controller) apply(index model.Index, data []byte) {
+	if len(data) < 8 {
+		c.n.log.Error("controller entry without nonce", "index", index)
+		return
+	}
+	id := binary.BigEndian.Uint64(data)
+	var a applied
+	cmd, err := cluster.DecodeCommand(data[8:])
+	if err != nil {
+		a.err = err
+	} else {
+		a.res, a.err = c.state.Apply(index, cmd)
+	}
+	if err != nil && !errors.Is(err, cluster.ErrIndexOrder) {
+		c.n.log.Error("controller entry", "index", index, "err", err)
+	}
+	c.tables.Store(c.state.Tables())
+	select {
+	case c.changed <- struct{}{}:
+	default:
+	}
+	c.mu.Lock()
+	ch := c.waiting[id]
+	c.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- a:
+		default:
+		}
+	}
+}
+
+// reconcile opens the replicas of this node's partitions and removes
+// those of deleted topics, whenever the tables change.
+func (c *controller) reconcile() {
+	defer close(c.done)
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.changed:
+		}
+		t := c.tables.Load()
+		c.reconcileTo(t)
+		c.mu.Lock()
+		c.recVersion = t.Version()
+		close(c.reconciled)
+		c.reconciled = make(chan struct{})
+		c.mu.Unlock()
+	}
+}
+
+func (c *controller) reconcileTo(t *cluster.Tables) {
+	n := c.n
+	want := make(map[model.PartitionKey]bool, t.PartitionCount())
+	for _, tp := range t.Topics() {
+		for _, p := range tp.Partitions {
+			if !hosts(p.Replicas, n.cfg.NodeID) {
+				continue
+			}
+			key := model.PartitionKey{Topic: tp.ID, Partition: p.ID}
+			want[key] = true
+			if _, ok := n.replicas.Load(key); ok {
+				continue
+			}
+			peers := append([]model.NodeID(nil), p.Replicas...)
+			var r *partition.Replica
+			var err error
+			ierr := n.rt.InvokeOn(context.Background(), n.shardOf(key), func(s *shard.Shard) {
+				r, err = n.shards[s.ID()].Open(partition.Config{Key: key, Node: n.cfg.NodeID, Peers: peers,
+					Logger: n.log.With("topic", tp.Name, "partition", p.ID)})
+			})
+			if ierr == nil && err == nil {
+				n.replicas.Store(key, r)
+			} else {
+				n.log.Error("open partition", "topic", tp.Name, "partition", p.ID, "err", errors.Join(ierr, err))
+			}
+		}
+	}
+	n.replicas.Range(func(k, _ any) bool {
+		key := k.(model.PartitionKey)
+		if want[key] {
+			return true
+		}
+		n.replicas.Delete(key)
+		var err error
+		ierr := n.rt.InvokeOn(context.Background(), n.shardOf(key), func(s *shard.Shard) {
+			err = n.shards[s.ID()].Remove(key)
+		})
+		if ierr != nil || err != nil {
+			n.log.Error("remove partition", "partition", key.String(), "err", errors.Join(ierr, err))
+		}
+		return true
+	})
+}
+
+func hosts(replicas []model.NodeID, id model.NodeID) bool {
+	for _, r := range replicas {
+		if r == id {
+			return true
+		}
+	}
+	return false
+}
+
+// waitReconciled waits until the reconciler has applied tables of at least
+// version v.
+func (c *controller) waitReconciled(ctx context.Context, v model.Index) error {
+	for {
+		c.mu.Lock()
+		done, ch := c.recVersion >= v, c.reconciled
+		c.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.stop:
+			return errClosed
+		}
+	}
+}
+
+func (c *controller) close() {
+	select {
+	case <-c.stop:
+	default:
+		close(c.stop)
+		<-c.done
+	}
+}
+
+// NextProducerID implements kafka.ProducerIDs: ids from blocks the
+// controller allocates, so they are never reused after a restart.
+func (c *controller) NextProducerID(ctx context.Context) (int64, error) {
+	c.idMu.Lock()
+	defer c.idMu.Unlock()
+	if c.idsLeft == 0 {
+		res, err := c.propose(ctx, &cluster.AllocateProducerIDs{Count: producerIDBlock})
+		if err != nil {
+			return 0, err
+		}
+		c.nextID, c.idsLeft = res.FirstProducerID, producerIDBlock
+	}
+	id := c.nextID
+	c.nextID++
+	c.idsLeft--
+	return id, nil
+}
+
+const producerIDBlock = 1000

@@ -1,0 +1,384 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/petrel-streaming/petrel/internal/cluster"
+	"github.com/petrel-streaming/petrel/internal/kafka"
+	"github.com/petrel-streaming/petrel/internal/model"
+	"github.com/petrel-streaming/petrel/internal/partition"
+	"github.com/petrel-streaming/petrel/internal/shard"
+	"github.com/petrel-streaming/petrel/internal/storage/engine"
+	"github.com/petrel-streaming/petrel/internal/vfs"
+)
+
+// Config is what a node needs; the command line fills it from
+// internal/config, an embedding program directly.
+type Config struct {
+	DataDir            string
+	NodeID             model.NodeID
+	KafkaAddr          string // listen address; "127.0.0.1:0" picks a port
+	AdvertiseKafkaAddr string // "" derives it from the listener
+	AdminAddr          string // "" disables the admin HTTP API
+	// RPCAddr is the node-to-node address registered with the controller
+	// (the transport arrives with clusters); "" means the advertised host
+	// and port 33145.
+	RPCAddr           string
+	Shards            int   // 0: one per core
+	MemoryBytes       int64 // 0: a share of RAM
+	DirectIO          bool
+	AutoCreateTopics  bool
+	DefaultPartitions int32 // num.partitions (1)
+	// GroupInitialRebalanceDelay delays the first rebalance of an empty
+	// group (Kafka's group.initial.rebalance.delay.ms, 3s); tests use 0.
+	GroupInitialRebalanceDelay time.Duration
+	// FS is the file system (default: the OS's).
+	FS     vfs.FS
+	Logger *slog.Logger
+}
+
+// Node is a running Petrel node. Any goroutine.
+type Node struct {
+	cfg    Config
+	log    *slog.Logger
+	fs     vfs.FS
+	lock   interface{ Close() error }
+	meta   nodeMeta
+	rt     *shard.Runtime
+	shards []*partition.Manager
+
+	kafkaLn  net.Listener
+	kafkaSrv *kafka.Server
+	adminLn  net.Listener
+	adminSrv *http.Server
+	advHost  string
+	advPort  int32
+
+	ctrl     *controller
+	replicas sync.Map // model.PartitionKey → *partition.Replica
+	groups   *groups
+
+	ready  atomic.Bool
+	closed atomic.Bool
+	wg     sync.WaitGroup
+}
+
+// nodeMeta is the node's identity file, written once at first start.
+type nodeMeta struct {
+	ClusterID string `json:"cluster_id"`
+	Shards    int    `json:"shards"`
+}
+
+// Start opens (or creates) the node's data directory, recovers every
+// partition, and serves Kafka (and the admin API) until Close.
+func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.FS == nil {
+		cfg.FS = vfs.NewOS()
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("node: no data directory")
+	}
+	if cfg.DefaultPartitions <= 0 {
+		cfg.DefaultPartitions = 1
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, fs: cfg.FS}
+	defer func() {
+		if err != nil {
+			n.abort()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("node: data directory: %w", err)
+	}
+	if n.lock, err = cfg.FS.Lock(filepath.Join(cfg.DataDir, ".lock")); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	if err := n.loadMeta(); err != nil {
+		return nil, err
+	}
+	mem := cfg.MemoryBytes
+	if mem == 0 {
+		if mem, err = shard.MemoryFromRAM(25); err != nil {
+			return nil, err
+		}
+		if mem > 4<<30 {
+			mem = 4 << 30
+		}
+	}
+	if n.rt, err = shard.New(shard.Config{Shards: n.meta.Shards, MemoryBytes: mem}, cfg.Logger); err != nil {
+		return nil, err
+	}
+	for i := 0; i < n.meta.Shards; i++ {
+		eng, err := engine.Open(engine.Options{
+			FS: cfg.FS, Dir: filepath.Join(cfg.DataDir, "shards", strconv.Itoa(i)),
+			Logger: cfg.Logger.With("shard", i), Direct: cfg.DirectIO,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("node: shard %d: %w", i, err)
+		}
+		n.shards = append(n.shards, partition.NewManager(eng, cfg.Logger.With("shard", i)))
+	}
+	if err := n.rt.Start(); err != nil {
+		return nil, err
+	}
+	for i, m := range n.shards {
+		if err := n.rt.InvokeOn(ctx, model.ShardID(i), func(s *shard.Shard) { s.SetLoop(m) }); err != nil {
+			return nil, err
+		}
+	}
+	if err := n.listen(); err != nil {
+		return nil, err
+	}
+	if n.ctrl, err = startController(ctx, n); err != nil {
+		return nil, err
+	}
+	n.groups = newGroups(n)
+	if err := n.serve(); err != nil {
+		return nil, err
+	}
+	n.ready.Store(true)
+	n.log.Info("petrel node serving", "kafka", n.kafkaLn.Addr().String(), "data_dir", cfg.DataDir,
+		"shards", n.meta.Shards, "cluster_id", n.meta.ClusterID)
+	return n, nil
+}
+
+func (n *Node) loadMeta() error {
+	path := filepath.Join(n.cfg.DataDir, "node.json")
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(b, &n.meta); err != nil || n.meta.Shards <= 0 || n.meta.ClusterID == "" {
+			return fmt.Errorf("node: %s is damaged (%v): %w", path, err, model.ErrCorrupt)
+		}
+		if n.cfg.Shards != 0 && n.cfg.Shards != n.meta.Shards {
+			n.log.Warn("keeping the data directory's shard count: partitions live in their shard's files",
+				"configured", n.cfg.Shards, "data_dir", n.meta.Shards)
+		}
+		return nil
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("node: %w", err)
+	}
+	n.meta.Shards = n.cfg.Shards
+	if n.meta.Shards <= 0 {
+		n.meta.Shards = runtime.GOMAXPROCS(0)
+	}
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return err
+	}
+	n.meta.ClusterID = base64.RawURLEncoding.EncodeToString(id[:]) // Kafka's form
+	b, _ = json.Marshal(n.meta)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	f, err := os.Open(tmp)
+	if err == nil {
+		err = f.Sync()
+		f.Close()
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		var d *os.File
+		if d, err = os.Open(n.cfg.DataDir); err == nil {
+			err = d.Sync()
+			d.Close()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("node: write %s: %w", path, err)
+	}
+	return nil
+}
+
+func (n *Node) listen() error {
+	var err error
+	if n.kafkaLn, err = net.Listen("tcp", n.cfg.KafkaAddr); err != nil {
+		return fmt.Errorf("node: kafka listener: %w", err)
+	}
+	adv := n.cfg.AdvertiseKafkaAddr
+	if adv == "" {
+		adv = n.kafkaLn.Addr().String()
+		if h, p, err := net.SplitHostPort(adv); err == nil && (h == "::" || h == "0.0.0.0" || h == "") {
+			// Bound to every interface: advertise loopback, which works
+			// for clients on this machine; others set the address.
+			adv = net.JoinHostPort("127.0.0.1", p)
+		}
+	}
+	h, p, err := net.SplitHostPort(adv)
+	if err != nil {
+		return fmt.Errorf("node: advertised address %q: %w", adv, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port <= 0 || port > 65535 {
+		return fmt.Errorf("node: advertised address %q: bad port", adv)
+	}
+	n.advHost, n.advPort = h, int32(port)
+	if n.cfg.AdminAddr != "" {
+		if n.adminLn, err = net.Listen("tcp", n.cfg.AdminAddr); err != nil {
+			return fmt.Errorf("node: admin listener: %w", err)
+		}
+	}
+	return nil
+}
+
+func (n *Node) serve() error {
+	reg := kafka.NewRegistry()
+	if err := kafka.RegisterBroker(reg, n, n.ctrl); err != nil {
+		return err
+	}
+	if err := n.groups.register(reg); err != nil {
+		return err
+	}
+	srv, err := kafka.NewServer(kafka.DefaultConfig(), reg, n.log)
+	if err != nil {
+		return err
+	}
+	n.kafkaSrv = srv
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := srv.Serve(n.kafkaLn); err != nil && !errors.Is(err, kafka.ErrServerClosed) {
+			n.log.Error("kafka listener stopped", "err", err)
+		}
+	}()
+	if n.adminLn != nil {
+		n.adminSrv = &http.Server{Handler: n.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			if err := n.adminSrv.Serve(n.adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				n.log.Error("admin listener stopped", "err", err)
+			}
+		}()
+	}
+	return nil
+}
+
+// KafkaAddr is the address the Kafka listener is bound to.
+func (n *Node) KafkaAddr() string { return n.kafkaLn.Addr().String() }
+
+// AdminAddr is the admin API's address, or "".
+func (n *Node) AdminAddr() string {
+	if n.adminLn == nil {
+		return ""
+	}
+	return n.adminLn.Addr().String()
+}
+
+// Close stops the node cleanly: no new connections, in-flight requests
+// answered, shards drained, every log synced, files closed. When ctx ends
+// first, connections are cut and the shards stop where they are (what was
+// acknowledged is durable either way).
+func (n *Node) Close(ctx context.Context) error {
+	if n.closed.Swap(true) {
+		return nil
+	}
+	n.ready.Store(false)
+	var errs []error
+	if n.kafkaSrv != nil {
+		if err := n.kafkaSrv.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if n.adminSrv != nil {
+		if err := n.adminSrv.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if n.groups != nil {
+		n.groups.close(ctx)
+	}
+	if n.ctrl != nil {
+		n.ctrl.close()
+	}
+	n.wg.Wait()
+	errs = append(errs, n.stopShards(ctx))
+	if n.lock != nil {
+		errs = append(errs, n.lock.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (n *Node) stopShards(ctx context.Context) error {
+	if n.rt == nil {
+		return nil
+	}
+	if err := n.rt.Stop(ctx); err != nil {
+		return err
+	}
+	var errs []error
+	for _, m := range n.shards {
+		errs = append(errs, m.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// abort undoes a failed Start.
+func (n *Node) abort() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if n.kafkaLn != nil && n.kafkaSrv == nil {
+		n.kafkaLn.Close()
+	}
+	if n.adminLn != nil && n.adminSrv == nil {
+		n.adminLn.Close()
+	}
+	n.closed.Store(false)
+	_ = n.Close(ctx)
+}
+
+// shardOf is the shard that owns a partition.
+func (n *Node) shardOf(key model.PartitionKey) model.ShardID {
+	return n.rt.ShardFor(shard.HashPartition(key))
+}
+
+var _ kafka.Broker = (*Node)(nil)
+
+// NodeID implements kafka.Broker.
+func (n *Node) NodeID() int32 { return int32(n.cfg.NodeID) }
+
+// ClusterID implements kafka.Broker.
+func (n *Node) ClusterID() string { return n.meta.ClusterID }
+
+// Advertised implements kafka.Broker.
+func (n *Node) Advertised() (string, int32) { return n.advHost, n.advPort }
+
+// Tables implements kafka.Broker.
+func (n *Node) Tables() *cluster.Tables { return n.ctrl.tables.Load() }
+
+// AutoCreateTopics implements kafka.Broker.
+func (n *Node) AutoCreateTopics() bool { return n.cfg.AutoCreateTopics }
+
+// Defaults implements kafka.Broker.
+func (n *Node) Defaults() cluster.Defaults {
+	return cluster.Defaults{Partitions: n.cfg.DefaultPartitions, ReplicationFactor: 1}
+}
+
+// ReadState implements kafka.Broker.
+func (n *Node) ReadState(key model.PartitionKey) *partition.ReadState {
+	if r, ok := n.replicas.Load(key); ok {
+		return r.(*partition.Replica).State()
+	}
+	return nil
+}
