@@ -120,7 +120,7 @@ func (a args) list(k string) []string {
 
 // flush takes Ready, records what it wrote, persists it unless manual,
 // and renders everything that came out.
-func (h *harness) flush() string {
+func (h *harness) flush(t testing.TB) string {
 	var b strings.Builder
 	for {
 		rd := h.c.Ready()
@@ -135,7 +135,7 @@ func (h *harness) flush() string {
 			h.through = rd.Through
 		}
 		for _, r := range rd.Responses {
-			fmt.Fprintf(&b, "r%d: %s\n", r.ID, fmtResponse(r.Msg))
+			fmt.Fprintf(&b, "r%d: %s\n", r.ID, fmtResponse(roundTrip(t, r.Msg)))
 		}
 		if h.manual || len(rd.Records) == 0 {
 			if !h.c.HasReady() {
@@ -179,16 +179,16 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 	case "advance":
 		h.now = h.now.Add(time.Duration(a.int(t, "ms", 0)) * time.Millisecond)
 		h.c.Tick(h.now)
-		return h.flush()
+		return h.flush(t)
 	case "persist": // manual mode: everything handed out is durable now
 		h.c.Persisted(h.through)
 		h.durable = len(h.log)
 		h.manual = false
-		out := h.flush()
+		out := h.flush(t)
 		h.manual = true
 		return out
 	case "ready":
-		return h.flush()
+		return h.flush(t)
 	case "deadline":
 		d, ok := h.c.NextDeadline()
 		if !ok {
@@ -202,7 +202,7 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 	}
 	req := h.request(t, d.Cmd, a)
 	h.handle(t, a, req)
-	return h.flush()
+	return h.flush(t)
 }
 
 // replay rebuilds a coordinator from the durable log and dumps it.
@@ -295,4 +295,16 @@ func fmtRecord(r Record) string {
 		}
 		return fmt.Sprintf("group %s type=%s gen=%d proto=%s leader=%s members=[%s]", k.Group, v.ProtocolType, v.Generation, deref(v.Protocol), deref(v.Leader), strings.Join(ms, " "))
 	}
+}
+
+// roundTrip encodes a response at its version and decodes it back, as a
+// client would: transcripts show what reaches the client (fields the
+// version lacks are gone), and a response that does not decode fails.
+func roundTrip(t testing.TB, resp kmsg.Response) kmsg.Response {
+	t.Helper()
+	back := resp.RequestKind().ResponseKind()
+	if err := back.ReadFrom(resp.AppendTo(nil)); err != nil {
+		t.Fatalf("%T v%d does not decode: %v", resp, resp.GetVersion(), err)
+	}
+	return back
 }
