@@ -24,9 +24,10 @@ test: vet
 test-long: vet
 	$(GO) test -race -count=1 -timeout 60m $(TESTFLAGS) $(PKGS)
 
-# Every Go benchmark once, then the storage figures.
-bench: bench-storage
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
+# Petrel against the raw disk, a broker that acks without storing and kfake
+# (scripts/bench.sh; BENCH_SECONDS shortens each scenario, BENCH_RUNS runs).
+bench:
+	GO=$(GO) ./scripts/bench.sh
 
 # Storage engine against the machine's own limits (issue: storage engine).
 bench-storage:

@@ -154,6 +154,10 @@ func newProducer(ctx context.Context, o ProduceOptions) (*kgo.Client, error) {
 	return kgo.NewClient(opts...)
 }
 
+// produceDrainTimeout bounds waiting for outstanding acknowledgements
+// once a run has stopped sending.
+const produceDrainTimeout = time.Minute
+
 // producer counts acknowledgements; its callback runs on franz-go's
 // goroutines.
 type producer struct {
@@ -212,9 +216,9 @@ func runProduce(ctx context.Context, cl *kgo.Client, o ProduceOptions, logger *s
 		r := &kgo.Record{Value: value, Partition: int32(sent % int64(o.Partitions))}
 		cl.Produce(ctx, r, func(_ *kgo.Record, err error) { p.done(due, err) })
 	}
-	if err := cl.Flush(ctx); err != nil {
-		return ProduceResult{}, err
-	}
+	fctx, cancel := context.WithTimeout(ctx, produceDrainTimeout)
+	flushErr := cl.Flush(fctx)
+	cancel()
 	last := time.Unix(0, p.lastAck.Load())
 	if p.lastAck.Load() == 0 {
 		last = time.Now()
@@ -232,8 +236,8 @@ func runProduce(ctx context.Context, cl *kgo.Client, o ProduceOptions, logger *s
 	if e := p.firstErr.Load(); e != nil {
 		res.FirstError = (*e).Error()
 	}
-	if res.Records+res.Errors != sent {
-		return res, fmt.Errorf("%w: %d sent, %d acknowledged, %d failed", ErrIncomplete, sent, res.Records, res.Errors)
+	if flushErr != nil || res.Records+res.Errors != sent {
+		return res, fmt.Errorf("%w: %d sent, %d acknowledged, %d failed (flush: %v)", ErrIncomplete, sent, res.Records, res.Errors, flushErr)
 	}
 	logger.Debug("produce done", "topic", o.Topic, "records", res.Records, "mbps", res.MBps)
 	return res, nil
