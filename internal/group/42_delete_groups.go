@@ -31,7 +31,7 @@ func (c *Coordinator) deleteGroups(req *kmsg.DeleteGroupsRequest) *kmsg.DeleteGr
 				g.writeOffset(tp, committed{}, true)
 			}
 			g.writeTombstone()
-			delete(c.groups, name)
+			c.forget(g)
 		}
 		resp.Groups = append(resp.Groups, rg)
 	}

@@ -29,6 +29,7 @@ type Coordinator struct {
 	lastToken Token    // token of the newest record created
 	persisted Token    // every record up to here is durable
 	answers   []gated  // in gate order (gates never decrease)
+	timers    timers   // groups with a deadline, earliest first
 }
 
 // gated is a response held until the records up to gate are durable.
@@ -116,6 +117,9 @@ func (c *Coordinator) Handle(now time.Time, id RequestID, client Client, req kms
 	default:
 		return fmt.Errorf("%w: %T", ErrUnsupported, req)
 	}
+	if g := c.groups[groupOf(req)]; g != nil {
+		c.schedule(g)
+	}
 	return nil
 }
 
@@ -161,29 +165,6 @@ func (c *Coordinator) Persisted(t Token) {
 	if t > c.persisted {
 		c.persisted = t
 	}
-}
-
-// Tick runs every timer due at now: initial-delay and rebalance deadlines,
-// members missing SyncGroup, expired sessions and pending member ids.
-func (c *Coordinator) Tick(now time.Time) {
-	c.now = now
-	for _, name := range c.sortedGroupNames() {
-		g := c.groups[name]
-		g.tick(now)
-		c.dropIfUnused(g) // a pending member id expired
-	}
-}
-
-// NextDeadline returns the earliest time Tick has work, if any: the one
-// timer a shell needs.
-func (c *Coordinator) NextDeadline() (time.Time, bool) {
-	var next time.Time
-	for _, g := range c.groups {
-		if d, ok := g.nextDeadline(); ok && (next.IsZero() || d.Before(next)) {
-			next = d
-		}
-	}
-	return next, !next.IsZero()
 }
 
 func (c *Coordinator) sortedGroupNames() []string {

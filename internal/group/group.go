@@ -119,6 +119,9 @@ type group struct {
 	// syncDeadline: members that have not sent SyncGroup by then are
 	// removed (Kafka's pending-sync timeout).
 	syncDeadline time.Time
+
+	deadline   time.Time // earliest of the above and the members', while in timers
+	timerIndex int       // place in Coordinator.timers; -1 when absent
 }
 
 func newGroup(c *Coordinator, name string) *group {
@@ -126,6 +129,7 @@ func newGroup(c *Coordinator, name string) *group {
 		c: c, name: name, state: Empty, stateTime: c.now,
 		members: map[string]*member{}, pending: map[string]time.Time{},
 		static: map[string]string{}, offsets: map[topicPartition]committed{},
+		timerIndex: -1,
 	}
 }
 

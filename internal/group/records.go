@@ -159,9 +159,12 @@ func (c *Coordinator) replayedGroup(name string) *group {
 	return g
 }
 
-// dropIfUnused forgets an Empty group with neither metadata nor offsets.
-func (c *Coordinator) dropIfUnused(g *group) {
+// dropIfUnused forgets an Empty group with neither metadata, offsets nor
+// pending member ids, and reports whether it did.
+func (c *Coordinator) dropIfUnused(g *group) bool {
 	if g.state == Empty && !g.hasMetadata && len(g.offsets) == 0 && len(g.members) == 0 && len(g.pending) == 0 {
-		delete(c.groups, g.name)
+		c.forget(g)
+		return true
 	}
+	return false
 }

@@ -135,6 +135,7 @@ func replayScenario(t *testing.T, seed uint64, steps int) {
 			h.c.Tick(h.now)
 		}
 		learn()
+		checkTimers(t, h.c)
 	}
 	// Let every member go: sessions, rebalance and sync timeouts all end.
 	for range 10 {
@@ -152,5 +153,21 @@ func replayScenario(t *testing.T, seed uint64, steps int) {
 	}
 	if len(h.log) == 0 {
 		t.Fatalf("seed %d: scenario wrote nothing", seed)
+	}
+}
+
+// checkTimers compares the timer heap with a scan of every group.
+func checkTimers(t *testing.T, c *Coordinator) {
+	t.Helper()
+	for name, g := range c.groups {
+		d, ok := g.nextDeadline()
+		if ok != (g.timerIndex >= 0) || (ok && !d.Equal(g.deadline)) {
+			t.Fatalf("group %s: deadline %v (%v) but timer %v at %d", name, d, ok, g.deadline, g.timerIndex)
+		}
+	}
+	for i, g := range c.timers {
+		if c.groups[g.name] != g || g.timerIndex != i {
+			t.Fatalf("timer %d: group %s not live or misplaced (%d)", i, g.name, g.timerIndex)
+		}
 	}
 }
