@@ -99,7 +99,6 @@ func (g *group) joinNew(a joinArgs) int16 {
 	}
 	if req.InstanceID != nil {
 		id := g.c.newMemberID(*req.InstanceID)
-		g.static[*req.InstanceID] = id
 		g.addMember(id, a)
 		return 0
 	}
@@ -153,9 +152,10 @@ func (g *group) joinKnown(a joinArgs) int16 {
 // addMember adds a new member with its join parked.
 func (g *group) addMember(id string, a joinArgs) {
 	g.c.joinSeq++
-	m := &member{id: id, seq: g.c.joinSeq, clientID: a.client.ID, clientHost: a.client.Host}
+	m := &member{id: id, seq: g.c.joinSeq, clientID: strings.Clone(a.client.ID), clientHost: strings.Clone(a.client.Host)}
 	if a.req.InstanceID != nil {
 		m.instanceID = cloneStringPtr(a.req.InstanceID)
+		g.static[*m.instanceID] = id
 	}
 	g.members[id] = m
 	g.updateMember(m, a)
@@ -191,7 +191,8 @@ func (g *group) replaceStatic(a joinArgs, old *member) {
 	unchanged := old.sameProtocols(a.req.Protocols)
 	m := &member{
 		id: g.c.newMemberID(*a.req.InstanceID), instanceID: old.instanceID, seq: old.seq,
-		clientID: a.client.ID, clientHost: a.client.Host, assignment: old.assignment, synced: old.synced,
+		clientID: strings.Clone(a.client.ID), clientHost: strings.Clone(a.client.Host),
+		assignment: old.assignment, synced: old.synced,
 	}
 	delete(g.members, old.id)
 	g.members[m.id] = m

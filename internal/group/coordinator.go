@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -203,7 +204,7 @@ func (c *Coordinator) lookupOrCreate(name string, create bool) (g *group, ok, fu
 	if len(c.groups) >= c.cfg.MaxGroups {
 		return nil, false, true
 	}
-	g = newGroup(c, name)
-	c.groups[name] = g
+	g = newGroup(c, strings.Clone(name)) // req's bytes may be reused
+	c.groups[g.name] = g
 	return g, true, false
 }

@@ -52,6 +52,7 @@ type call struct {
 	client Client
 	req    kmsg.Request
 	reply  chan result // buffered 1: the loop never blocks on it
+	taken  chan struct{} // closed once Handle has copied what it keeps of req
 }
 
 type result struct {
@@ -93,11 +94,12 @@ func (s *Service) Start() { s.startOnce.Do(func() { go s.run() }) }
 
 // Do hands req to the coordinator and waits for its response: a JoinGroup
 // waits for its rebalance, an OffsetCommit for its records to be durable.
-// When ctx ends first Do returns ctx.Err() (the coordinator still sees the
-// request; its answer is dropped). After Close it returns ErrClosed; after
+// When ctx ends first Do returns ctx.Err(), once the coordinator has
+// copied what it keeps of req (req's bytes may then be reused); the request
+// still takes effect and its answer is dropped. After Close it returns ErrClosed; after
 // a failed append, an error wrapping ErrLogFailed.
 func (s *Service) Do(ctx context.Context, client Client, req kmsg.Request) (kmsg.Response, error) {
-	cl := call{client: client, req: req, reply: make(chan result, 1)}
+	cl := call{client: client, req: req, reply: make(chan result, 1), taken: make(chan struct{})}
 	select {
 	case s.inbox <- cl:
 	case <-s.done:
@@ -116,6 +118,13 @@ func (s *Service) Do(ctx context.Context, client Client, req kmsg.Request) (kmsg
 			return nil, s.exitErr
 		}
 	case <-ctx.Done():
+		// req may alias the caller's buffer, reused once Do returns:
+		// wait until the coordinator has taken its copy (one round at
+		// most; the loop never blocks on anything but the log).
+		select {
+		case <-cl.taken:
+		case <-s.done:
+		}
 		return nil, ctx.Err()
 	}
 }
@@ -147,13 +156,20 @@ func (s *Service) run() {
 		for _, ch := range waiting {
 			ch <- result{err: err}
 		}
+		for len(s.inbox) > 0 { // never handled: release their callers
+			cl := <-s.inbox
+			close(cl.taken)
+			cl.reply <- result{err: err}
+		}
 		s.exitErr = err
 		s.abort()
 		close(s.done)
 	}
 	handle := func(cl call) {
 		nextID++
-		if err := s.c.Handle(s.now(), nextID, cl.client, cl.req); err != nil {
+		err := s.c.Handle(s.now(), nextID, cl.client, cl.req)
+		close(cl.taken)
+		if err != nil {
 			cl.reply <- result{err: err}
 			return
 		}
