@@ -51,7 +51,7 @@ const (
 type call struct {
 	client Client
 	req    kmsg.Request
-	reply  chan result // buffered 1: the loop never blocks on it
+	reply  chan result   // buffered 1: the loop never blocks on it
 	taken  chan struct{} // closed once Handle has copied what it keeps of req
 }
 
