@@ -42,3 +42,18 @@ fuzz:
 
 clean:
 	rm -rf bin petrel
+
+# Client compatibility suite (test/compat: kcat, confluent-kafka, kafka-python,
+# kafkajs) against franz-go's in-memory kfake broker. Needs the clients:
+# scripts/install-test-deps.sh. `make compat` (the real broker) is separate.
+COMPAT_KFAKE_PORT ?= 19092
+.PHONY: compat-kfake
+compat-kfake:
+	@mkdir -p bin && $(GO) build -o bin/compat-kfake ./test/compat/kfake
+	@bin/compat-kfake -port $(COMPAT_KFAKE_PORT) >bin/compat-kfake.log 2>&1 & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null' EXIT; \
+	i=0; until grep -q 'kfake listening' bin/compat-kfake.log; do \
+		i=$$((i + 1)); if [ $$i -gt 100 ] || ! kill -0 $$pid 2>/dev/null; then \
+			echo "compat-kfake: broker did not start:"; cat bin/compat-kfake.log; exit 1; fi; \
+		sleep 0.1; done; \
+	test/compat/run.sh 127.0.0.1:$(COMPAT_KFAKE_PORT)

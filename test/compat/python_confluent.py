@@ -18,7 +18,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compat_common import Rec, Skip, Suite, check_records, check_split_once, log, make_records, wait_until  # noqa: E402
+from compat_common import Rec, Suite, check_records, check_split_once, log, make_records, wait_until  # noqa: E402
 
 try:
     import confluent_kafka as ck
