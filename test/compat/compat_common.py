@@ -23,6 +23,7 @@ and offsets dense from 0.
 
 import os
 import secrets
+import subprocess
 import sys
 import time
 import traceback
@@ -159,6 +160,23 @@ def check_split_once(records_by_member, partitions, per_partition):
     extra = sorted(set(seen) - want)
     if extra:
         raise AssertionError("unexpected records %s" % extra[:3])
+
+
+def check_codec(bootstrap, topic, partition, n, codec):
+    """Checks with the batchcodec helper ($COMPAT_BATCHCODEC, built by
+    run.sh) that every stored batch of the partition is in codec: a client
+    may fall back to uncompressed batches without a word."""
+    tool = os.environ.get("COMPAT_BATCHCODEC")
+    if not tool:
+        raise AssertionError("COMPAT_BATCHCODEC is not set: run through test/compat/run.sh")
+    p = subprocess.run([tool, "-want", codec, bootstrap, topic, str(partition), str(n)],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=40)
+    msg = (p.stdout.strip() or p.stderr.strip()).replace("\n", " ")
+    if p.returncode == 3:
+        raise Skip(msg[len("skip: "):] if msg.startswith("skip: ") else msg)
+    if p.returncode != 0:
+        raise AssertionError(msg)
+    log("codec %s: %s" % (codec, msg))
 
 
 def wait_until(what, fn, timeout_s=30.0, step_s=0.1):

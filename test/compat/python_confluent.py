@@ -18,7 +18,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compat_common import Rec, Suite, check_records, check_split_once, log, make_records, wait_until  # noqa: E402
+from compat_common import Rec, Suite, check_codec, check_records, check_split_once, log, make_records, wait_until  # noqa: E402
 
 try:
     import confluent_kafka as ck
@@ -134,7 +134,7 @@ def consume_assigned(bootstrap, topic, partitions, n):
         c.close()
 
 
-def roundtrip(bootstrap, case, n=100, partitions=1, conf=None, reports_have_offsets=True):
+def roundtrip(bootstrap, case, n=100, partitions=1, conf=None, reports_have_offsets=True, codec=None):
     topic = suite.topic(case)
     create_topic(bootstrap, topic, partitions)
     try:
@@ -143,6 +143,8 @@ def roundtrip(bootstrap, case, n=100, partitions=1, conf=None, reports_have_offs
         if reports_have_offsets:
             check_reports(recs, reports)
         check_records(recs, consume_assigned(bootstrap, topic, partitions, n))
+        if codec:
+            check_codec(bootstrap, topic, 0, n, codec)
     finally:
         delete_topic(bootstrap, topic)
 
@@ -156,7 +158,7 @@ def codec_case(codec):
     @suite.case("codec_" + codec)
     def run(bootstrap, case):
         need_client()
-        roundtrip(bootstrap, case, n=200, conf={"compression.type": codec, "linger.ms": 20})
+        roundtrip(bootstrap, case, n=200, conf={"compression.type": codec, "linger.ms": 20}, codec=codec)
 
 
 for _codec in ("none", "gzip", "snappy", "lz4", "zstd"):

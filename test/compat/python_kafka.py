@@ -16,7 +16,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compat_common import Rec, Skip, Suite, check_records, check_split_once, log, make_records, wait_until  # noqa: E402
+from compat_common import Rec, Skip, Suite, check_codec, check_records, check_split_once, log, make_records, wait_until  # noqa: E402
 
 try:
     import kafka
@@ -120,7 +120,7 @@ def consume_assigned(bootstrap, topic, partitions, n):
         c.close()
 
 
-def roundtrip(bootstrap, case, n=100, partitions=1, has_offsets=True, **conf):
+def roundtrip(bootstrap, case, n=100, partitions=1, has_offsets=True, codec=None, **conf):
     topic = suite.topic(case)
     create_topic(bootstrap, topic, partitions)
     try:
@@ -129,6 +129,8 @@ def roundtrip(bootstrap, case, n=100, partitions=1, has_offsets=True, **conf):
         if has_offsets:
             check_offsets(recs, offsets)
         check_records(recs, consume_assigned(bootstrap, topic, partitions, n))
+        if codec:
+            check_codec(bootstrap, topic, 0, n, codec)
     finally:
         delete_topic(bootstrap, topic)
 
@@ -154,7 +156,7 @@ def codec_case(name):
         if not CODECS[name]():
             raise Skip("kafka-python finds no %s module (install python3-%s)" % (
                 name, {"zstd": "zstandard"}.get(name, name)))
-        roundtrip(bootstrap, case, n=200, compression_type=None if name == "none" else name, linger_ms=20)
+        roundtrip(bootstrap, case, n=200, codec=name, compression_type=None if name == "none" else name, linger_ms=20)
 
 
 for _codec in CODECS:

@@ -86,6 +86,11 @@ run_suite() {
 
 start=$SECONDS
 echo "compat: bootstrap $B, run $COMPAT_RUN_ID, logs in $LOGS"
+# The codec cases ask batchcodec how the stored batches are compressed.
+export COMPAT_BATCHCODEC="$LOGS/batchcodec"
+if ! (cd "$here/../.." && go build -o "$COMPAT_BATCHCODEC" ./test/compat/batchcodec) >"$LOGS/batchcodec.build.err" 2>&1; then
+	echo "compat: cannot build test/compat/batchcodec (codec cases will fail): $(tail -1 "$LOGS/batchcodec.build.err")" >&2
+fi
 if [ "$JOBS" -gt 1 ]; then
 	for s in $SUITES; do
 		run_suite "$s" &

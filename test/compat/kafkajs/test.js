@@ -200,7 +200,19 @@ async function consume (kafka, topic, n) {
   return got.sort((a, b) => a.partition - b.partition || a.offset - b.offset)
 }
 
-async function roundtrip (bootstrap, name, { n = 100, partitions = 1, acks = -1, compression, idempotent } = {}) {
+// checkCodec asks the batchcodec helper ($COMPAT_BATCHCODEC, built by
+// run.sh) whether every stored batch of partition 0 is in codec.
+function checkCodec (bootstrap, topic, n, codec) {
+  const tool = process.env.COMPAT_BATCHCODEC
+  if (!tool) throw new Error('COMPAT_BATCHCODEC is not set: run through test/compat/run.sh')
+  const r = require('child_process').spawnSync(tool, ['-want', codec, bootstrap, topic, '0', String(n)], { encoding: 'utf8', timeout: 40000 })
+  const msg = (r.stdout || r.stderr || String(r.error)).trim()
+  if (r.status === 3) throw new Skip(msg.replace(/^skip: /, ''))
+  if (r.status !== 0) throw new Error(msg)
+  console.error(`codec ${codec}: ${msg}`)
+}
+
+async function roundtrip (bootstrap, name, { n = 100, partitions = 1, acks = -1, compression, idempotent, codec } = {}) {
   const kafka = client(bootstrap)
   await withTopic(kafka, name, partitions, async (admin, topic) => {
     const recs = makeRecords(n, partitions)
@@ -211,6 +223,7 @@ async function roundtrip (bootstrap, name, { n = 100, partitions = 1, acks = -1,
       }
     }
     checkRecords(recs, await consume(kafka, topic, n))
+    if (codec) checkCodec(bootstrap, topic, n, codec)
   })
 }
 
@@ -223,7 +236,7 @@ for (const codec of ['none', 'gzip', 'snappy', 'lz4', 'zstd']) {
     client(b)
     const [type, err] = loadCodecs()[codec]
     if (err) throw new Skip(`${codec} codec package does not load here: ${err.message.split('\n')[0]}`)
-    await roundtrip(b, name, { n: 200, compression: type })
+    await roundtrip(b, name, { n: 200, compression: type, codec })
   }
 }
 
