@@ -41,6 +41,13 @@ type Broker interface {
 	AutoCreateTopics() bool
 	// Defaults are the node's topic defaults (num.partitions, replication).
 	Defaults() cluster.Defaults
+	// CreatePartitions proposes a planned growth of a topic and waits
+	// until its partitions serve (or ctx ends).
+	CreatePartitions(ctx context.Context, cmd *cluster.CreatePartitions) error
+	// DataDir is the node's one log directory (DescribeLogDirs).
+	DataDir() string
+	// PartitionBytes is the on-disk size of a local partition's log.
+	PartitionBytes(key model.PartitionKey) (int64, error)
 }
 
 // ProduceBatch is one validated batch for one partition.

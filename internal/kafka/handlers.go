@@ -13,6 +13,9 @@ func RegisterBroker(reg *Registry, b Broker, ids ProducerIDs) error {
 		createTopicsAPI(b),
 		deleteTopicsAPI(b),
 		initProducerIDAPI(ids),
+		describeConfigsAPI(b),
+		alterConfigsAPI(b),
+		incrementalAlterConfigsAPI(b),
 	} {
 		if err := reg.Register(a); err != nil {
 			return fmt.Errorf("kafka: register key %d: %w", a.Key, err)
