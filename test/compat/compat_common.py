@@ -142,6 +142,17 @@ def check_records(expected, got, check_ts=True):
                 raise AssertionError("%s: timestamp %s, want %s" % (where, h.ts, w.ts))
 
 
+def check_produced_offsets(recs, offsets, what):
+    """Checks the offsets a producer got back: dense from 0 per partition,
+    in produce order."""
+    next_off = {}
+    for r, off in zip(recs, offsets):
+        want = next_off.get(r.partition, 0)
+        if off != want:
+            raise AssertionError("%s partition %d: offset %s, want %d" % (what, r.partition, off, want))
+        next_off[r.partition] = want + 1
+
+
 def check_split_once(records_by_member, partitions, per_partition):
     """Checks a group's consumption: every (partition, offset) exactly once
     across members, nothing missing, and every member took records."""

@@ -18,7 +18,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compat_common import Rec, Suite, check_codec, check_records, check_split_once, log, make_records, wait_until  # noqa: E402
+from compat_common import Rec, Suite, check_codec, check_produced_offsets, check_records, check_split_once, log, make_records, wait_until  # noqa: E402
 
 try:
     import confluent_kafka as ck
@@ -98,15 +98,6 @@ def produce(bootstrap, topic, recs, conf=None):
     return reports
 
 
-def check_reports(recs, reports):
-    next_off = {}
-    for r, off in zip(recs, reports):
-        want = next_off.get(r.partition, 0)
-        if off != want:
-            raise AssertionError("delivery report partition %d: offset %s, want %d" % (r.partition, off, want))
-        next_off[r.partition] = want + 1
-
-
 def to_rec(m):
     ts_type, ts = m.timestamp()
     return Rec(m.partition(), m.key(), m.value(), m.headers() or [], ts, m.offset())
@@ -141,7 +132,7 @@ def roundtrip(bootstrap, case, n=100, partitions=1, conf=None, reports_have_offs
         recs = make_records(n, partitions)
         reports = produce(bootstrap, topic, recs, conf)
         if reports_have_offsets:
-            check_reports(recs, reports)
+            check_produced_offsets(recs, reports, "delivery report")
         check_records(recs, consume_assigned(bootstrap, topic, partitions, n))
         if codec:
             check_codec(bootstrap, topic, 0, n, codec)

@@ -16,7 +16,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compat_common import Rec, Skip, Suite, check_codec, check_records, check_split_once, log, make_records, wait_until  # noqa: E402
+from compat_common import Rec, Skip, Suite, check_codec, check_produced_offsets, check_records, check_split_once, log, make_records, wait_until  # noqa: E402
 
 try:
     import kafka
@@ -88,15 +88,6 @@ def produce(bootstrap, topic, recs, **conf):
         p.close(TIMEOUT_S)
 
 
-def check_offsets(recs, offsets):
-    next_off = {}
-    for r, off in zip(recs, offsets):
-        want = next_off.get(r.partition, 0)
-        if off != want:
-            raise AssertionError("record metadata partition %d: offset %s, want %d" % (r.partition, off, want))
-        next_off[r.partition] = want + 1
-
-
 def to_rec(m):
     return Rec(m.partition, m.key, m.value, list(m.headers or []), m.timestamp, m.offset)
 
@@ -127,7 +118,7 @@ def roundtrip(bootstrap, case, n=100, partitions=1, has_offsets=True, codec=None
         recs = make_records(n, partitions)
         offsets = produce(bootstrap, topic, recs, **conf)
         if has_offsets:
-            check_offsets(recs, offsets)
+            check_produced_offsets(recs, offsets, "record metadata")
         check_records(recs, consume_assigned(bootstrap, topic, partitions, n))
         if codec:
             check_codec(bootstrap, topic, 0, n, codec)

@@ -86,6 +86,12 @@ run_suite() {
 
 start=$SECONDS
 echo "compat: bootstrap $B, run $COMPAT_RUN_ID, logs in $LOGS"
+# Nothing listening would cost every case its whole timeout: stop at once.
+if ! timeout 10 bash -c 'until echo >"/dev/tcp/${1%:*}/${1##*:}"; do sleep 0.2; done' _ "$B" 2>/dev/null; then
+	echo "FAIL compat preflight: nothing accepts connections on $B"
+	echo "compat: 0 passed, 1 failed, 0 skipped"
+	exit 1
+fi
 # The codec cases ask batchcodec how the stored batches are compressed.
 export COMPAT_BATCHCODEC="$LOGS/batchcodec"
 if ! (cd "$here/../.." && go build -o "$COMPAT_BATCHCODEC" ./test/compat/batchcodec) >"$LOGS/batchcodec.build.err" 2>&1; then
