@@ -271,3 +271,94 @@ func TestAdminAlterConfigsLegacy(t *testing.T) {
 		t.Fatalf("bad value: %v", err)
 	}
 }
+
+func TestAdminCreatePartitions(t *testing.T) {
+	ctx, cl, adm, _ := adminSetup(t)
+	mustCreate(ctx, t, adm, 1, "grow")
+	partitions := func() int {
+		t.Helper()
+		td, err := adm.ListTopics(ctx, "grow")
+		if err != nil || td["grow"].Err != nil {
+			t.Fatalf("list: %v %v", err, td["grow"].Err)
+		}
+		return len(td["grow"].Partitions)
+	}
+	rs, err := adm.ValidateCreatePartitions(ctx, 2, "grow")
+	if err != nil || rs["grow"].Err != nil {
+		t.Fatalf("validate: %v %v", err, rs["grow"].Err)
+	}
+	if n := partitions(); n != 1 {
+		t.Fatalf("validate-only made %d partitions", n)
+	}
+	rs, err = adm.CreatePartitions(ctx, 2, "grow")
+	if err != nil || rs["grow"].Err != nil {
+		t.Fatalf("create partitions: %v %v", err, rs["grow"].Err)
+	}
+	if n := partitions(); n != 3 {
+		t.Fatalf("%d partitions after adding 2, want 3", n)
+	}
+	// The new partition serves: a record produced to it is at offset 0.
+	pcl, err := kgo.NewClient(kgo.SeedBrokers(cl.OptValue(kgo.SeedBrokers).([]string)...),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pcl.Close()
+	r := &kgo.Record{Topic: "grow", Partition: 2, Value: []byte("new")}
+	if err := pcl.ProduceSync(ctx, r).FirstErr(); err != nil || r.Partition != 2 || r.Offset != 0 {
+		t.Fatalf("produce to the new partition: %v (partition %d offset %d)", err, r.Partition, r.Offset)
+	}
+	for _, tc := range []struct {
+		set   int
+		topic string
+		want  error
+	}{
+		{2, "grow", kerr.InvalidPartitions},
+		{3, "grow", kerr.InvalidPartitions},
+		{5, "nope", kerr.UnknownTopicOrPartition},
+	} {
+		rs, err := adm.UpdatePartitions(ctx, tc.set, tc.topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rs[tc.topic].Err; !errors.Is(got, tc.want) {
+			t.Errorf("set %s to %d: %v, want %v", tc.topic, tc.set, got, tc.want)
+		}
+	}
+}
+
+func TestAdminDescribeCluster(t *testing.T) {
+	ctx, cl, _, _ := adminSetup(t)
+	meta := kmsg.NewPtrMetadataRequest()
+	mresp, err := meta.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []int16{0, 1, 2} {
+		req := kmsg.NewPtrDescribeClusterRequest()
+		req.Version = v
+		req.EndpointType = 1
+		kresp, err := cl.Request(ctx, req)
+		if err != nil {
+			t.Fatalf("v%d: %v", v, err)
+		}
+		resp := kresp.(*kmsg.DescribeClusterResponse)
+		if resp.ErrorCode != 0 || resp.ClusterID == "" || mresp.ClusterID == nil || resp.ClusterID != *mresp.ClusterID ||
+			resp.ControllerID != 0 || resp.ClusterAuthorizedOperations != -2147483648 {
+			t.Fatalf("v%d: %+v", v, resp)
+		}
+		if len(resp.Brokers) != 1 || resp.Brokers[0].NodeID != 0 ||
+			resp.Brokers[0].Host != mresp.Brokers[0].Host || resp.Brokers[0].Port != mresp.Brokers[0].Port {
+			t.Fatalf("v%d brokers %+v, metadata %+v", v, resp.Brokers, mresp.Brokers)
+		}
+	}
+	req := kmsg.NewPtrDescribeClusterRequest()
+	req.EndpointType = 2
+	kresp, err := cl.Request(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := kresp.(*kmsg.DescribeClusterResponse).ErrorCode; code != kerr.UnsupportedEndpointType.Code {
+		t.Fatalf("controllers endpoint: code %d", code)
+	}
+}

@@ -16,6 +16,8 @@ func RegisterBroker(reg *Registry, b Broker, ids ProducerIDs) error {
 		describeConfigsAPI(b),
 		alterConfigsAPI(b),
 		incrementalAlterConfigsAPI(b),
+		createPartitionsAPI(b),
+		describeClusterAPI(b),
 	} {
 		if err := reg.Register(a); err != nil {
 			return fmt.Errorf("kafka: register key %d: %w", a.Key, err)
