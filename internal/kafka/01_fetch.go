@@ -87,6 +87,9 @@ func fetchOnce(b Broker, req *kmsg.FetchRequest, maxBytes int) (*kmsg.FetchRespo
 			rp := kmsg.NewFetchResponseTopicPartition()
 			rp.Partition = p.Partition
 			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
+			// Empty, not null: librdkafka refuses a null record set
+			// ("invalid MessageSetSize -1").
+			rp.RecordBatches = []byte{}
 			rt.Partitions = append(rt.Partitions, rp)
 			out := &rt.Partitions[len(rt.Partitions)-1]
 			if !known {
