@@ -18,6 +18,7 @@ func RegisterBroker(reg *Registry, b Broker, ids ProducerIDs) error {
 		incrementalAlterConfigsAPI(b),
 		createPartitionsAPI(b),
 		describeClusterAPI(b),
+		describeLogDirsAPI(b),
 	} {
 		if err := reg.Register(a); err != nil {
 			return fmt.Errorf("kafka: register key %d: %w", a.Key, err)
