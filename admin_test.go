@@ -420,3 +420,95 @@ func TestAdminDescribeLogDirs(t *testing.T) {
 		t.Fatalf("filtered: %+v", resp.Dirs)
 	}
 }
+
+func TestAdminOffsetForLeaderEpoch(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// produce appends n records in one epoch and returns that epoch.
+	produce := func(addr string, n int) int32 {
+		t.Helper()
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RequiredAcks(kgo.AllISRAcks()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		for i := 0; i < n; i++ {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "ep", Value: []byte("x")}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m, err := kadm.NewClient(cl).Metadata(ctx, "ep")
+		if err != nil || m.Topics["ep"].Err != nil {
+			t.Fatalf("metadata: %v %v", err, m.Topics["ep"].Err)
+		}
+		return m.Topics["ep"].Partitions[0].LeaderEpoch
+	}
+	b := startBroker(t, dir)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(ctx, t, kadm.NewClient(cl), 1, "ep")
+	cl.Close()
+	e1 := produce(b.Addr(), 3)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A restart elects the partition's leader in a new term: a new epoch.
+	b = startBroker(t, dir)
+	defer b.Close()
+	e2 := produce(b.Addr(), 2)
+	if e2 <= e1 {
+		t.Fatalf("epoch %d after restart, was %d", e2, e1)
+	}
+	cl, err = kgo.NewClient(kgo.SeedBrokers(b.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	type answer struct {
+		code   int16
+		epoch  int32
+		offset int64
+	}
+	ask := func(current, epoch int32) answer {
+		t.Helper()
+		req := kmsg.NewPtrOffsetForLeaderEpochRequest()
+		req.ReplicaID = -1
+		rt := kmsg.NewOffsetForLeaderEpochRequestTopic()
+		rt.Topic = "ep"
+		rp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+		rp.CurrentLeaderEpoch, rp.LeaderEpoch = current, epoch
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		kresp, err := cl.Request(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := kresp.(*kmsg.OffsetForLeaderEpochResponse).Topics[0].Partitions[0]
+		return answer{p.ErrorCode, p.LeaderEpoch, p.EndOffset}
+	}
+	cases := []struct {
+		current, epoch int32
+		want           answer
+	}{
+		{-1, e2, answer{0, e2, 5}},
+		{e2, e1, answer{0, e1, 3}},
+		{-1, e2 + 1, answer{0, -1, -1}},
+		{e2 + 1, e2, answer{kerr.UnknownLeaderEpoch.Code, -1, -1}},
+		{e2 - 1, e2, answer{kerr.FencedLeaderEpoch.Code, -1, -1}},
+	}
+	if e1 > 0 {
+		// Older than any epoch in the log: the start of the first one.
+		cases = append(cases, struct {
+			current, epoch int32
+			want           answer
+		}{-1, e1 - 1, answer{0, e1 - 1, 0}})
+	}
+	for _, tc := range cases {
+		if got := ask(tc.current, tc.epoch); got != tc.want {
+			t.Errorf("current %d epoch %d: %+v, want %+v (e1 %d, e2 %d)", tc.current, tc.epoch, got, tc.want, e1, e2)
+		}
+	}
+}

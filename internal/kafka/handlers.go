@@ -19,6 +19,7 @@ func RegisterBroker(reg *Registry, b Broker, ids ProducerIDs) error {
 		createPartitionsAPI(b),
 		describeClusterAPI(b),
 		describeLogDirsAPI(b),
+		offsetForLeaderEpochAPI(b),
 	} {
 		if err := reg.Register(a); err != nil {
 			return fmt.Errorf("kafka: register key %d: %w", a.Key, err)
