@@ -39,8 +39,8 @@ type Config struct {
 	// of CreateTopics asking for the default (default 1).
 	DefaultPartitions int32
 	// GroupInitialRebalanceDelay delays a new group's first rebalance so
-	// members joining together land in one generation (Kafka's 3s default
-	// when zero; set a small value in tests).
+	// members joining together land in one generation (zero: Kafka's 3 s
+	// default; negative: no delay, as tests want).
 	GroupInitialRebalanceDelay time.Duration
 	// Logger receives the broker's logs (default: discarded).
 	Logger *slog.Logger

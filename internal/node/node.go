@@ -151,6 +151,9 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.groups = newGroups(n)
+	if err := n.groups.start(ctx); err != nil {
+		return nil, err
+	}
 	if err := n.serve(); err != nil {
 		return nil, err
 	}
