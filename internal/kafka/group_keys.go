@@ -72,7 +72,9 @@ func routeGroup(ctx context.Context, g Groups, c group.Client, msg kmsg.Request)
 		}
 		return splitGroups(ctx, g, c, req.Groups, func(i kmsg.OffsetFetchRequestGroup) string { return i.Group },
 			func(part []kmsg.OffsetFetchRequestGroup) kmsg.Request { cp := *req; cp.Groups = part; return &cp },
-			func(resp kmsg.Response) []kmsg.OffsetFetchResponseGroup { return resp.(*kmsg.OffsetFetchResponse).Groups },
+			func(resp kmsg.Response) []kmsg.OffsetFetchResponseGroup {
+				return resp.(*kmsg.OffsetFetchResponse).Groups
+			},
 			func(all []kmsg.OffsetFetchResponseGroup) kmsg.Response {
 				r := req.ResponseKind().(*kmsg.OffsetFetchResponse)
 				r.Groups = all
@@ -81,7 +83,9 @@ func routeGroup(ctx context.Context, g Groups, c group.Client, msg kmsg.Request)
 	case *kmsg.DescribeGroupsRequest:
 		return splitGroups(ctx, g, c, req.Groups, func(s string) string { return s },
 			func(part []string) kmsg.Request { cp := *req; cp.Groups = part; return &cp },
-			func(resp kmsg.Response) []kmsg.DescribeGroupsResponseGroup { return resp.(*kmsg.DescribeGroupsResponse).Groups },
+			func(resp kmsg.Response) []kmsg.DescribeGroupsResponseGroup {
+				return resp.(*kmsg.DescribeGroupsResponse).Groups
+			},
 			func(all []kmsg.DescribeGroupsResponseGroup) kmsg.Response {
 				r := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
 				r.Groups = all
@@ -90,7 +94,9 @@ func routeGroup(ctx context.Context, g Groups, c group.Client, msg kmsg.Request)
 	case *kmsg.DeleteGroupsRequest:
 		return splitGroups(ctx, g, c, req.Groups, func(s string) string { return s },
 			func(part []string) kmsg.Request { cp := *req; cp.Groups = part; return &cp },
-			func(resp kmsg.Response) []kmsg.DeleteGroupsResponseGroup { return resp.(*kmsg.DeleteGroupsResponse).Groups },
+			func(resp kmsg.Response) []kmsg.DeleteGroupsResponseGroup {
+				return resp.(*kmsg.DeleteGroupsResponse).Groups
+			},
 			func(all []kmsg.DeleteGroupsResponseGroup) kmsg.Response {
 				r := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
 				r.Groups = all
