@@ -204,7 +204,9 @@ func partitionErrorCode(err error) int16 {
 	if code := cluster.ErrorCode(err); code != 0 {
 		return code
 	}
-	return kerr.UnknownServerError.Code
+	// Producer state errors (OUT_OF_ORDER_SEQUENCE_NUMBER,
+	// INVALID_PRODUCER_EPOCH) carry their kerr error.
+	return records.ErrorCode(err)
 }
 
 // autoCreate creates a topic named by a produce or metadata request when

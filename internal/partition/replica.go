@@ -10,6 +10,7 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 
 	"github.com/petrel-streaming/petrel/internal/model"
+	"github.com/petrel-streaming/petrel/internal/producers"
 	"github.com/petrel-streaming/petrel/internal/storage"
 	"github.com/petrel-streaming/petrel/internal/storage/engine"
 )
@@ -60,6 +61,11 @@ type ProduceResult struct {
 	Err        error
 }
 
+type dupWaiter struct {
+	base, last model.Offset
+	done       func(ProduceResult)
+}
+
 type waiter struct {
 	base model.Offset
 	term model.Term
@@ -89,7 +95,12 @@ type Replica struct {
 	hw         model.Offset
 
 	waiters []waiter
-	dirty   bool
+	// dups wait for the original of a duplicate batch to commit.
+	dups  []dupWaiter
+	// producers is the idempotent producer state (KindData), updated when
+	// a batch is proposed and rebuilt from the log on open.
+	producers *producers.State
+	dirty     bool
 	removed bool
 
 	state atomic.Pointer[ReadState]
@@ -169,6 +180,11 @@ func newReplica(m *Manager, cfg Config) (*Replica, error) {
 		return nil, fmt.Errorf("partition %s: raft: %w", cfg.Key, err)
 	}
 	r.rn = rn
+	if cfg.Kind == KindData {
+		if err := r.loadProducers(); err != nil {
+			return nil, fmt.Errorf("partition %s: producer state: %w", cfg.Key, err)
+		}
+	}
 	r.tail = l.NextOffset()
 	r.appendLast, r.appendNext = l.LastIndex(), l.NextOffset()
 	r.publish()
@@ -235,6 +251,25 @@ func (r *Replica) Produce(batch []byte, done func(ProduceResult)) {
 		done(ProduceResult{Err: fmt.Errorf("partition %s: not one batch: %w", r.cfg.Key, model.ErrCorrupt)})
 		return
 	}
+	pid, count := b.ProducerID(), b.LastOffsetDelta()+1
+	if pid >= 0 {
+		d, err := r.producers.Check(pid, b.ProducerEpoch(), b.BaseSequence(), count)
+		if err != nil {
+			done(ProduceResult{Err: err})
+			return
+		}
+		if d.Kind == producers.Duplicate {
+			// A retry of a batch already appended: answer with its
+			// original offsets once that batch is committed.
+			o := d.Original
+			if o.LastOffset < r.hw {
+				done(ProduceResult{BaseOffset: o.FirstOffset})
+			} else {
+				r.dups = append(r.dups, dupWaiter{base: o.FirstOffset, last: o.LastOffset, done: done})
+			}
+			return
+		}
+	}
 	base := r.tail
 	b.SetBaseOffset(base)
 	b.SetLeaderEpoch(r.term.LeaderEpoch())
@@ -242,9 +277,43 @@ func (r *Replica) Produce(batch []byte, done func(ProduceResult)) {
 		done(ProduceResult{Err: r.proposeErr(err)})
 		return
 	}
-	r.tail = base + model.Offset(b.LastOffsetDelta()) + 1
+	r.tail = base + model.Offset(count)
+	if pid >= 0 {
+		r.producers.Append(pid, b.ProducerEpoch(), b.BaseSequence(), producers.NextSeq(b.BaseSequence(), count-1),
+			base, r.tail-1, b.MaxTimestamp())
+	}
 	r.waiters = append(r.waiters, waiter{base: base, term: r.term, done: done})
 	r.markDirty()
+}
+
+// loadProducers rebuilds the idempotent producer state from the batch
+// headers of the whole log. Its cost grows with the log (bounded by
+// retention); producer state snapshots would bound it.
+func (r *Replica) loadProducers() error {
+	r.producers = producers.New(producers.Config{})
+	v := r.log.View()
+	end := v.NextOffset()
+	for from := v.StartOffset(); from < end; {
+		data, err := v.ReadBatches(from, 4<<20, end, nil)
+		if err != nil {
+			return err
+		}
+		if len(data) == 0 {
+			return fmt.Errorf("no batch at offset %d below %d: %w", from, end, model.ErrCorrupt)
+		}
+		for len(data) > 0 {
+			b, rest, err := model.ParseBatch(data)
+			if err != nil {
+				return err
+			}
+			if b.ProducerID() >= 0 {
+				r.producers.Replay(b, b.BaseOffset())
+			}
+			from = b.LastOffset() + 1
+			data = rest
+		}
+	}
+	return nil
 }
 
 // Propose proposes an opaque command of a KindMeta group; Config.Apply
@@ -400,8 +469,22 @@ func (r *Replica) apply(ents []*pb.Entry) {
 		r.complete(base, model.Term(e.GetTerm()))
 	}
 	if moved {
+		r.completeDups()
 		r.publish()
 	}
+}
+
+func (r *Replica) completeDups() {
+	n := 0
+	for _, d := range r.dups {
+		if d.last < r.hw {
+			d.done(ProduceResult{BaseOffset: d.base})
+			continue
+		}
+		r.dups[n] = d
+		n++
+	}
+	r.dups = r.dups[:n]
 }
 
 // complete finishes the waiters up to the committed batch at base: an
@@ -425,10 +508,13 @@ func (r *Replica) complete(base model.Offset, term model.Term) {
 }
 
 func (r *Replica) failWaiters(err error) {
-	ws := r.waiters
-	r.waiters = nil
+	ws, ds := r.waiters, r.dups
+	r.waiters, r.dups = nil, nil
 	for _, w := range ws {
 		w.done(ProduceResult{Err: err})
+	}
+	for _, d := range ds {
+		d.done(ProduceResult{Err: err})
 	}
 }
 

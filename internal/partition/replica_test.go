@@ -2,11 +2,13 @@ package partition
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/petrel-streaming/petrel/internal/model"
+	"github.com/petrel-streaming/petrel/internal/producers"
 	"github.com/petrel-streaming/petrel/internal/shard"
 	"github.com/petrel-streaming/petrel/internal/storage/engine"
 	"github.com/petrel-streaming/petrel/internal/vfs"
@@ -205,4 +207,43 @@ func TestRestartKeepsAcknowledged(t *testing.T) {
 			h2.stop(true)
 		})
 	}
+}
+
+func idempotentBatch(pid int64, epoch int16, seq int32, n int) []byte {
+	b := testBatch(n, "x")
+	return model.AppendBatch(nil, model.BatchFields{
+		LastOffsetDelta: int32(n - 1), BaseTimestamp: 1000, MaxTimestamp: 1000,
+		ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq, RecordCount: int32(n),
+	}, b[model.BatchHeaderSize:])
+}
+
+func TestIdempotentProducer(t *testing.T) {
+	fs := vfs.NewMem()
+	h := startHost(t, fs)
+	r := h.open(Config{Key: testKey, Node: 1})
+	res := h.produce(r, idempotentBatch(7, 0, 0, 2), idempotentBatch(7, 0, 2, 3))
+	if res[0].BaseOffset != 0 || res[1].BaseOffset != 2 || res[0].Err != nil || res[1].Err != nil {
+		t.Fatalf("%+v", res)
+	}
+	// A retry of the first batch answers with its original offset and
+	// appends nothing; a gap in sequence is refused.
+	res = h.produce(r, idempotentBatch(7, 0, 0, 2), idempotentBatch(7, 0, 9, 1))
+	if res[0].Err != nil || res[0].BaseOffset != 0 {
+		t.Fatalf("duplicate: %+v", res[0])
+	}
+	if !errors.Is(res[1].Err, producers.ErrOutOfOrderSequence) {
+		t.Fatalf("gap: %+v", res[1])
+	}
+	if end := r.State().LogEnd; end != 5 {
+		t.Fatalf("log end %d after a duplicate, want 5", end)
+	}
+	h.stop(true)
+	// The state is rebuilt from the log on restart.
+	h2 := startHost(t, fs)
+	r2 := h2.open(Config{Key: testKey, Node: 1})
+	res = h2.produce(r2, idempotentBatch(7, 0, 2, 3), idempotentBatch(7, 0, 5, 1))
+	if res[0].Err != nil || res[0].BaseOffset != 2 || res[1].Err != nil || res[1].BaseOffset != 5 {
+		t.Fatalf("after restart: %+v", res)
+	}
+	h2.stop(true)
 }

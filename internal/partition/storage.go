@@ -26,7 +26,7 @@ type raftStorage struct {
 func (s *raftStorage) InitialState() (*pb.HardState, *pb.ConfState, error) {
 	cs := &pb.ConfState{}
 	for _, p := range s.peers {
-		cs.Voters = append(cs.Voters, uint64(p))
+		cs.Voters = append(cs.Voters, raftID(p))
 	}
 	hs, ok, err := s.eng.HardState(s.key)
 	if err != nil {
@@ -180,3 +180,7 @@ func appendInternal(dst []byte, h storage.EntryHeader, typ byte, data []byte) []
 	payload = append(append(payload, typ), data...)
 	return storage.AppendEntry(dst, h, payload)
 }
+
+// raftID maps a node id to its Raft member id: Kafka broker ids start at
+// 0, and etcd raft reserves 0 for "none".
+func raftID(n model.NodeID) uint64 { return uint64(n) + 1 }
