@@ -57,3 +57,9 @@ compat-kfake:
 			echo "compat-kfake: broker did not start:"; cat bin/compat-kfake.log; exit 1; fi; \
 		sleep 0.1; done; \
 	test/compat/run.sh 127.0.0.1:$(COMPAT_KFAKE_PORT)
+
+# Crash test at length: the real binary killed -9 and restarted 20 times
+# (crash_test.go; `make test` runs 3 rounds). PETREL_CRASH_SEED replays.
+.PHONY: crash
+crash:
+	PETREL_CRASH_ROUNDS=20 $(GO) test -run 'TestCrash' -count=1 -timeout 30m -v .
