@@ -93,8 +93,8 @@ func TestCrash(t *testing.T) {
 			p.terminate(t)
 			break
 		}
-		target := 1 + rng.IntN(600)
-		n := produceUntilKill(t, p, h, round, target, rng.Uint64())
+		target, jitter := 1+rng.IntN(600), time.Duration(rng.IntN(40))*time.Millisecond
+		n := produceUntilKill(t, p, h, round, target, jitter, rng.Uint64())
 		t.Logf("round %d: killed after %d acks this round (target %d); %d acked in all, %d sent",
 			round, n, target, len(h.acked), len(h.sent))
 	}
@@ -116,10 +116,10 @@ type crashHistory struct {
 }
 
 // produceUntilKill produces round's records until target of them are
-// acknowledged (or 20 s pass), kills the broker with SIGKILL while the
+// acknowledged (or 20 s pass), waits jitter more, kills the broker with SIGKILL while the
 // producer keeps sending, then closes the client and waits for every
 // callback. It returns the acknowledgements of this round.
-func produceUntilKill(t *testing.T, p *petrelProc, h *crashHistory, round, target int, seed uint64) int {
+func produceUntilKill(t *testing.T, p *petrelProc, h *crashHistory, round, target int, jitter time.Duration, seed uint64) int {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(p.kafka),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
@@ -170,6 +170,9 @@ func produceUntilKill(t *testing.T, p *petrelProc, h *crashHistory, round, targe
 	defer budget.Stop()
 	select {
 	case <-reached:
+		// The fault schedule, not synchronisation: land the kill at a
+		// random point of the next batches' fsync and commit.
+		time.Sleep(jitter)
 	case <-budget.C:
 		t.Logf("round %d: produce budget spent before %d acks; killing anyway", round, target)
 	case <-p.exited:
