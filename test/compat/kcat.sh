@@ -22,7 +22,11 @@ if [ "${1:-}" = "--list" ]; then
 	printf '%s\n' "${CASES[@]}"
 	exit 0
 fi
-if [ $# -ne 2 ] || ! printf '%s\n' "${CASES[@]}" | grep -qx -- "$2"; then
+known=0
+for c in "${CASES[@]}"; do
+	[ "${2:-}" = "$c" ] && known=1
+done
+if [ $# -ne 2 ] || [ $known -eq 0 ]; then
 	echo "usage: $0 --list | BOOTSTRAP CASE" >&2
 	exit 2
 fi
