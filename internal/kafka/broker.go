@@ -37,6 +37,11 @@ type Broker interface {
 	// Propose proposes any other controller command and waits for its
 	// result (AlterConfigs, CreatePartitions, AllocateProducerIDs).
 	Propose(ctx context.Context, cmd cluster.Command) (cluster.Result, error)
+	// DeleteRecords moves a local partition's log start (its shard's
+	// Replica.DeleteRecords) and returns the new one.
+	DeleteRecords(ctx context.Context, key model.PartitionKey, before model.Offset) (model.Offset, error)
+	// Producers lists a local partition's active idempotent producers.
+	Producers(ctx context.Context, key model.PartitionKey) ([]partition.ProducerInfo, error)
 	// AutoCreateTopics reports whether unknown topics are created on use.
 	AutoCreateTopics() bool
 	// Defaults are the node's topic defaults (num.partitions, replication).

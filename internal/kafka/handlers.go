@@ -19,6 +19,8 @@ func RegisterBroker(reg *Registry, b Broker, ids ProducerIDs) error {
 		createPartitionsAPI(b),
 		describeClusterAPI(b),
 		describeLogDirsAPI(b),
+		deleteRecordsAPI(b),
+		describeProducersAPI(b),
 		offsetForLeaderEpochAPI(b),
 	} {
 		if err := reg.Register(a); err != nil {

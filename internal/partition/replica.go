@@ -1,6 +1,7 @@
 package partition
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,6 +39,8 @@ var (
 	ErrRemoved = errors.New("partition: removed")
 	// ErrOverloaded: too many uncommitted bytes (retriable backpressure).
 	ErrOverloaded = errors.New("partition: too many uncommitted bytes")
+	// ErrOffsetOutOfRange: DeleteRecords past the high watermark.
+	ErrOffsetOutOfRange = errors.New("partition: offset out of range")
 )
 
 // Config describes one replica.
@@ -93,6 +96,9 @@ type Replica struct {
 	appendLast model.Index
 	appendNext model.Offset
 	hw         model.Offset
+	// start is the Kafka log start offset set by DeleteRecords (it may lie
+	// inside a batch); the log's own start can only be lower.
+	start model.Offset
 
 	waiters []waiter
 	// dups wait for the original of a duplicate batch to commit.
@@ -184,6 +190,9 @@ func newReplica(m *Manager, cfg Config) (*Replica, error) {
 		if err := r.loadProducers(); err != nil {
 			return nil, fmt.Errorf("partition %s: producer state: %w", cfg.Key, err)
 		}
+	}
+	if v, ok := m.eng.Get(startKey(cfg.Key)); ok && len(v) == 8 {
+		r.start = model.Offset(binary.BigEndian.Uint64(v))
 	}
 	r.tail = l.NextOffset()
 	r.appendLast, r.appendNext = l.LastIndex(), l.NextOffset()
@@ -541,6 +550,9 @@ func (r *Replica) publish() {
 		Leader:        r.leader,
 		changed:       make(chan struct{}),
 	}
+	if r.start > st.LogStart {
+		st.LogStart = r.start
+	}
 	if st.HighWatermark < st.LogStart {
 		st.HighWatermark = st.LogStart
 	}
@@ -548,4 +560,61 @@ func (r *Replica) publish() {
 	if old != nil {
 		close(old.changed)
 	}
+}
+
+func startKey(k model.PartitionKey) string { return "partition/start/" + k.String() }
+
+// DeleteRecords moves the log start offset to before (-1: the high
+// watermark), as Kafka's DeleteRecords: records below it are no longer
+// served. It is staged with the next round. The bytes stay on disk until
+// retention removes their segments. It returns the new log start.
+func (r *Replica) DeleteRecords(before model.Offset) (model.Offset, error) {
+	if err := r.usable(); err != nil {
+		return -1, err
+	}
+	if before == -1 {
+		before = r.hw
+	}
+	if before < 0 || before > r.hw {
+		return -1, fmt.Errorf("partition %s: delete before %d, high watermark %d: %w", r.cfg.Key, before, r.hw, ErrOffsetOutOfRange)
+	}
+	if cur := r.State().LogStart; before <= cur {
+		return cur, nil
+	}
+	if err := r.m.eng.Put(startKey(r.cfg.Key), binary.BigEndian.AppendUint64(nil, uint64(before))); err != nil {
+		return -1, err
+	}
+	r.start = before
+	r.markDirty()
+	r.publish()
+	return before, nil
+}
+
+// ProducerInfo describes one active idempotent producer (DescribeProducers).
+type ProducerInfo struct {
+	ID            int64
+	Epoch         int16
+	LastSequence  int32
+	LastTimestamp int64
+}
+
+// Producers lists the partition's active idempotent producers.
+func (r *Replica) Producers() []ProducerInfo {
+	if r.producers == nil {
+		return nil
+	}
+	var out []ProducerInfo
+	for _, id := range r.producers.IDs() {
+		epoch, batches, ok := r.producers.Producer(id)
+		if !ok {
+			continue
+		}
+		pi := ProducerInfo{ID: id, Epoch: epoch, LastSequence: -1, LastTimestamp: -1}
+		if len(batches) > 0 {
+			last := batches[len(batches)-1]
+			pi.LastSequence, pi.LastTimestamp = last.LastSeq, last.Timestamp
+		}
+		out = append(out, pi)
+	}
+	return out
 }

@@ -159,6 +159,15 @@ func (s *State) Producer(pid int64) (epoch int16, batches []BatchMeta, ok bool) 
 	return e.epoch, batches, true
 }
 
+// IDs lists the producer ids remembered, most recently used first.
+func (s *State) IDs() []int64 {
+	ids := make([]int64, 0, len(s.byID))
+	for e := s.lru.next; e != &s.lru; e = e.next {
+		ids = append(ids, e.pid)
+	}
+	return ids
+}
+
 // NextSeq returns seq+delta with Kafka's wrap from MaxInt32 to 0.
 func NextSeq(seq, delta int32) int32 {
 	return int32((int64(seq) + int64(delta)) % (math.MaxInt32 + 1))
