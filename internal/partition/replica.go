@@ -102,12 +102,12 @@ type Replica struct {
 
 	waiters []waiter
 	// dups wait for the original of a duplicate batch to commit.
-	dups  []dupWaiter
+	dups []dupWaiter
 	// producers is the idempotent producer state (KindData), updated when
 	// a batch is proposed and rebuilt from the log on open.
 	producers *producers.State
 	dirty     bool
-	removed bool
+	removed   bool
 
 	state atomic.Pointer[ReadState]
 }
