@@ -16,9 +16,13 @@ package kafka
 //     per partition: it waits on their read states' Changed channels).
 //   - At least one whole batch is returned even if larger than the
 //     partition or request maximum (KIP-74), then as much as fits.
-//   - v7+ fetch sessions: the broker declines to create sessions (session
-//     id 0 in the response), which KIP-227 allows; clients then send full
-//     fetches. v13+ name topics by id (UNKNOWN_TOPIC_ID when unknown).
+//   - v7+ fetch sessions (KIP-227, fetch_session.go): SessionEpoch 0
+//     creates a session from a full fetch when the cache has room, -1
+//     closes one; an incremental request lists only changed partitions
+//     and its response only the partitions with records, an error, or a
+//     new high watermark or log start offset. The long poll of an
+//     incremental fetch watches every partition of its session. v13+ name
+//     topics by id (UNKNOWN_TOPIC_ID when unknown, also inside sessions).
 
 import (
 	"context"
@@ -29,6 +33,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/petrel-streaming/petrel/internal/cluster"
 	"github.com/petrel-streaming/petrel/internal/model"
 	"github.com/petrel-streaming/petrel/internal/partition"
 	"github.com/petrel-streaming/petrel/internal/storage"
@@ -38,15 +43,16 @@ import (
 const maxFetchWait = 30 * time.Second
 
 func fetchAPI(b Broker) API {
+	sessions := newSessionCache(sessionLimits{})
 	return API{
 		Key: 1, MinVersion: 4, MaxVersion: 18,
 		Handle: func(ctx context.Context, r *Request) (kmsg.Response, error) {
-			return fetch(ctx, b, r.Msg.(*kmsg.FetchRequest))
+			return fetch(ctx, b, sessions, r.Msg.(*kmsg.FetchRequest))
 		},
 	}
 }
 
-func fetch(ctx context.Context, b Broker, req *kmsg.FetchRequest) (kmsg.Response, error) {
+func fetch(ctx context.Context, b Broker, sessions *sessionCache, req *kmsg.FetchRequest) (kmsg.Response, error) {
 	wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
 	if wait > maxFetchWait {
 		wait = maxFetchWait
@@ -56,77 +62,107 @@ func fetch(ctx context.Context, b Broker, req *kmsg.FetchRequest) (kmsg.Response
 	if req.Version < 3 || maxBytes <= 0 {
 		maxBytes = 50 << 20
 	}
-	for {
-		resp, total, waits := fetchOnce(b, req, maxBytes)
+	fc := sessions.open(req, time.Now())
+	results, waits := []partResult(nil), []<-chan struct{}(nil)
+	for fc.mode != modeError {
+		var total int
+		results, total, waits = readParts(b, fc.parts, req.Version, maxBytes, results[:0], waits[:0])
 		remaining := time.Until(deadline)
 		if total >= int(req.MinBytes) || total > 0 && req.MinBytes <= 0 || remaining <= 0 || len(waits) == 0 {
-			return resp, nil
+			break
 		}
 		if err := waitAny(ctx, waits, remaining); err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {
-				r, _, _ := fetchOnce(b, req, maxBytes)
-				return r, nil
+				results, _, _ = readParts(b, fc.parts, req.Version, maxBytes, results[:0], waits[:0])
+				break
 			}
 			return nil, err
 		}
 	}
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	results, resp.SessionID, resp.ErrorCode = sessions.finish(&fc, results, time.Now())
+	appendTopics(resp, results)
+	return resp, nil
 }
 
-// fetchOnce builds a response from the current read states; it returns
-// the bytes it holds and the Changed channels a long poll may wait on.
-func fetchOnce(b Broker, req *kmsg.FetchRequest, maxBytes int) (*kmsg.FetchResponse, int, []<-chan struct{}) {
-	resp := req.ResponseKind().(*kmsg.FetchResponse)
+// appendTopics groups results into response topics: a new topic entry
+// whenever the topic differs from the previous result's (as Kafka does).
+func appendTopics(resp *kmsg.FetchResponse, results []partResult) {
+	for i := range results {
+		r := &results[i]
+		n := len(resp.Topics)
+		if n == 0 || resp.Topics[n-1].Topic != r.part.topic || resp.Topics[n-1].TopicID != r.part.topicID {
+			rt := kmsg.NewFetchResponseTopic()
+			rt.Topic, rt.TopicID = r.part.topic, r.part.topicID
+			resp.Topics = append(resp.Topics, rt)
+			n++
+		}
+		resp.Topics[n-1].Partitions = append(resp.Topics[n-1].Partitions, r.resp)
+	}
+}
+
+// readParts reads parts from the current read states into results; it
+// returns them, the bytes they hold and the Changed channels a long poll
+// may wait on.
+func readParts(b Broker, parts []fetchPart, version int16, maxBytes int,
+	results []partResult, waits []<-chan struct{}) ([]partResult, int, []<-chan struct{}) {
 	tables := b.Tables()
 	total := 0
-	var waits []<-chan struct{}
-	for _, t := range req.Topics {
-		rt := kmsg.NewFetchResponseTopic()
-		rt.Topic, rt.TopicID = t.Topic, t.TopicID
-		tp, known := topicOf(tables, t.Topic, t.TopicID)
-		for _, p := range t.Partitions {
-			rp := kmsg.NewFetchResponseTopicPartition()
-			rp.Partition = p.Partition
-			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
-			// Empty, not null: librdkafka refuses a null record set
-			// ("invalid MessageSetSize -1").
-			rp.RecordBatches = []byte{}
-			rt.Partitions = append(rt.Partitions, rp)
-			out := &rt.Partitions[len(rt.Partitions)-1]
-			if !known {
-				out.ErrorCode = kerr.UnknownTopicOrPartition.Code
-				if req.Version >= 13 {
-					out.ErrorCode = kerr.UnknownTopicID.Code
-				}
-				continue
-			}
-			key, ok := partitionKey(tp, p.Partition)
-			if !ok {
-				out.ErrorCode = kerr.UnknownTopicOrPartition.Code
-				continue
-			}
-			rs := b.ReadState(key)
-			if rs == nil || !rs.Leader {
-				out.ErrorCode = kerr.NotLeaderForPartition.Code
-				continue
-			}
-			if p.CurrentLeaderEpoch >= 0 && p.CurrentLeaderEpoch != rs.LeaderEpoch {
-				if p.CurrentLeaderEpoch > rs.LeaderEpoch {
-					out.ErrorCode = kerr.UnknownLeaderEpoch.Code
-				} else {
-					out.ErrorCode = kerr.FencedLeaderEpoch.Code
-				}
-				continue
-			}
-			n, code := readPartition(out, rs, model.Offset(p.FetchOffset), int(p.PartitionMaxBytes), maxBytes-total, total == 0)
+	var (
+		tp       *cluster.Topic
+		known    bool
+		resolved *fetchPart
+	)
+	for i := range parts {
+		p := &parts[i]
+		if resolved == nil || resolved.topic != p.topic || resolved.topicID != p.topicID {
+			tp, known = topicOf(tables, p.topic, p.topicID)
+			resolved = p
+		}
+		out := kmsg.NewFetchResponseTopicPartition()
+		out.Partition = p.key.partition
+		out.HighWatermark, out.LastStableOffset, out.LogStartOffset = -1, -1, -1
+		// Empty, not null: librdkafka refuses a null record set
+		// ("invalid MessageSetSize -1").
+		out.RecordBatches = []byte{}
+		if code, rs := readable(b, tp, known, p, version); code != 0 {
+			out.ErrorCode = code
+		} else {
+			n, code := readPartition(&out, rs, model.Offset(p.fetchOffset), int(p.maxBytes), maxBytes-total, total == 0)
 			out.ErrorCode = code
 			total += n
 			if code == 0 {
 				waits = append(waits, rs.Changed())
 			}
 		}
-		resp.Topics = append(resp.Topics, rt)
+		results = append(results, partResult{part: *p, resp: out})
 	}
-	return resp, total, waits
+	return results, total, waits
+}
+
+// readable finds a part's read state, or the error code that answers it.
+func readable(b Broker, tp *cluster.Topic, known bool, p *fetchPart, version int16) (int16, *partition.ReadState) {
+	if !known {
+		if version >= 13 {
+			return kerr.UnknownTopicID.Code, nil
+		}
+		return kerr.UnknownTopicOrPartition.Code, nil
+	}
+	key, ok := partitionKey(tp, p.key.partition)
+	if !ok {
+		return kerr.UnknownTopicOrPartition.Code, nil
+	}
+	rs := b.ReadState(key)
+	if rs == nil || !rs.Leader {
+		return kerr.NotLeaderForPartition.Code, nil
+	}
+	if p.leaderEpoch >= 0 && p.leaderEpoch != rs.LeaderEpoch {
+		if p.leaderEpoch > rs.LeaderEpoch {
+			return kerr.UnknownLeaderEpoch.Code, nil
+		}
+		return kerr.FencedLeaderEpoch.Code, nil
+	}
+	return 0, rs
 }
 
 func readPartition(out *kmsg.FetchResponseTopicPartition, rs *partition.ReadState, from model.Offset, partMax, left int, first bool) (int, int16) {
