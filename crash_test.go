@@ -30,7 +30,8 @@ package petrel_test
 //     may appear twice; such a send may appear once or not at all;
 //   - per-producer order: within a partition, one round's sequence numbers
 //     increase with the offset;
-//   - the broker's stderr holds no "panic:", "fatal error:" or "DATA RACE".
+//   - the broker's stderr holds no "panic:", "fatal error:" or "DATA RACE";
+//   - group offsets committed while producing survive (crash_groups_test.go).
 //
 // PETREL_CRASH_ROUNDS sets the kills (default 3; `make crash` runs 20);
 // PETREL_CRASH_SEED replays a seed (printed on every run; the kill moments
@@ -79,6 +80,7 @@ func TestCrash(t *testing.T) {
 	bin := buildPetrel(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	h := &crashHistory{acked: map[string]ackedRecord{}, sent: map[string]bool{}}
+	var groups *groupCommits
 	for round := 0; round <= rounds; round++ {
 		if time.Now().After(deadline) {
 			t.Fatalf("time budget spent after %d rounds", round)
@@ -86,15 +88,19 @@ func TestCrash(t *testing.T) {
 		p := startPetrel(t, bin, dataDir, round)
 		if round == 0 {
 			createCrashTopic(t, p.kafka)
+			groups = newGroupCommits(t, p.kafka)
 		} else {
 			h.check(t, p)
+			groups.check(t, p)
 		}
 		if round == rounds {
 			p.terminate(t)
 			break
 		}
 		target, jitter := 1+rng.IntN(600), time.Duration(rng.IntN(40))*time.Millisecond
+		stopCommits := groups.start(t, p.kafka)
 		n := produceUntilKill(t, p, h, round, target, jitter, rng.Uint64())
+		stopCommits()
 		t.Logf("round %d: killed after %d acks this round (target %d); %d acked in all, %d sent",
 			round, n, target, len(h.acked), len(h.sent))
 	}
