@@ -39,10 +39,7 @@ func newGroupCommits(t *testing.T, addr string) *groupCommits {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := newClient(t, addr)
 	defer cl.Close()
 	g.enabled = advertises(ctx, t, cl, 8) && advertises(ctx, t, cl, 9)
 	if !g.enabled {
@@ -104,10 +101,7 @@ func (g *groupCommits) check(t *testing.T, p *petrelProc) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(p.kafka))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := newClient(t, p.kafka)
 	defer cl.Close()
 	offs, err := kadm.NewClient(cl).FetchOffsets(ctx, crashGroup)
 	if err != nil || offs.Error() != nil {

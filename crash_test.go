@@ -267,10 +267,7 @@ func readAll(t *testing.T, p *petrelProc) [crashPartitions][]string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	adm, err := kgo.NewClient(kgo.SeedBrokers(p.kafka))
-	if err != nil {
-		t.Fatal(err)
-	}
+	adm := newClient(t, p.kafka)
 	defer adm.Close()
 	ends, err := kadm.NewClient(adm).ListEndOffsets(ctx, crashTopic)
 	if err != nil || ends.Error() != nil {
@@ -351,10 +348,7 @@ func createCrashTopic(t *testing.T, addr string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := newClient(t, addr)
 	defer cl.Close()
 	res, err := kadm.NewClient(cl).CreateTopics(ctx, crashPartitions, 1, nil, crashTopic)
 	if err != nil || res[crashTopic].Err != nil {
@@ -549,6 +543,16 @@ func childEnv() []string {
 		}
 	}
 	return env
+}
+
+// newClient is a franz-go client of addr; the caller closes it.
+func newClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
 }
 
 // freeAddr returns a loopback address with a port free a moment ago.
