@@ -26,6 +26,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"os"
 	"runtime"
 	"strings"
 	"syscall"
@@ -408,4 +409,92 @@ func rawMetadata(t *testing.T, addr, topic string) *kmsg.MetadataResponse {
 		t.Fatalf("metadata %s: %+v", topic, resp.Topics)
 	}
 	return resp
+}
+
+// TestBadInputConcurrentBombs: gzip bombs on several connections at once
+// must not take the broker's heap past its memory budget. Each 83 KB frame
+// is charged ~250 KB of decode budget but decompresses to the 64 MiB cap
+// through a doubling buffer (~176 MiB allocated, ~2 s of CPU), charged to
+// nothing: 16 connections × 4 pipelined bombs measured a 2 GiB peak heap
+// on a broker given 512 MiB. Known bug, reported to the lead; the test
+// runs with PETREL_BOMB_TEST=1 until it is fixed.
+func TestBadInputConcurrentBombs(t *testing.T) {
+	if os.Getenv("PETREL_BOMB_TEST") == "" {
+		t.Skip("known bug (decompression is charged to no budget); PETREL_BOMB_TEST=1 runs it")
+	}
+	const budget = 512 << 20
+	b := startBroker(t, t.TempDir()) // MemoryBytes: 512 MiB
+	t.Cleanup(func() { _ = b.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cl := newClient(t, b.Addr())
+	defer cl.Close()
+	if res, err := kadm.NewClient(cl).CreateTopics(ctx, 1, 1, nil, "bad"); err != nil || res.Error() != nil {
+		t.Fatalf("create: %v %v", err, res.Error())
+	}
+	frame := kmsg.NewRequestFormatter().AppendRequest(nil, produceReq(9, "bad", 0, batchWith(1, gzipZeros(65<<20), 1)), 1)
+	var base runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&base)
+	peak := base.HeapInuse
+	const conns, pipelined = 8, 2
+	codes := make(chan int16, conns*pipelined)
+	for range conns {
+		go func() {
+			nc, err := net.DialTimeout("tcp", b.Addr(), 5*time.Second)
+			if err != nil {
+				codes <- -2
+				return
+			}
+			defer nc.Close()
+			_ = nc.SetDeadline(time.Now().Add(2 * time.Minute))
+			for range pipelined {
+				_, _ = nc.Write(frame)
+			}
+			for range pipelined {
+				codes <- readProduceCode(nc)
+			}
+		}()
+	}
+	sample := time.NewTicker(10 * time.Millisecond) // measuring, not waiting
+	defer sample.Stop()
+	for got := 0; got < conns*pipelined; {
+		select {
+		case c := <-codes:
+			got++
+			if c != kerr.MessageTooLarge.Code {
+				t.Errorf("bomb answered %d, want MESSAGE_TOO_LARGE", c)
+			}
+		case <-sample.C:
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			peak = max(peak, m.HeapInuse)
+		case <-ctx.Done():
+			t.Fatal("bombs not answered in 3 minutes")
+		}
+	}
+	t.Logf("%d bombs: heap in use %d MiB before, %d MiB at peak", conns*pipelined, base.HeapInuse>>20, peak>>20)
+	if peak-base.HeapInuse > budget {
+		t.Fatalf("heap grew by %d MiB for %d KB of input, broker memory is %d MiB",
+			(peak-base.HeapInuse)>>20, conns*pipelined*len(frame)>>10, budget>>20)
+	}
+}
+
+// readProduceCode reads one single-partition Produce v9 response and
+// returns its error code, or -2 when the read fails.
+func readProduceCode(nc net.Conn) int16 {
+	var size [4]byte
+	if _, err := io.ReadFull(nc, size[:]); err != nil {
+		return -2
+	}
+	body := make([]byte, binary.BigEndian.Uint32(size[:]))
+	if _, err := io.ReadFull(nc, body); err != nil || len(body) < 5 {
+		return -2
+	}
+	resp := kmsg.NewPtrProduceResponse()
+	resp.Version = 9
+	if err := resp.ReadFrom(body[5:]); err != nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		return -2
+	}
+	return resp.Topics[0].Partitions[0].ErrorCode
 }
