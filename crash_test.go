@@ -47,6 +47,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -364,7 +365,8 @@ var (
 	buildErr  error
 )
 
-// buildPetrel builds ./cmd/petrel once per test binary run.
+// buildPetrel builds ./cmd/petrel once per test binary run, with -race
+// when the tests run under it.
 func buildPetrel(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -380,7 +382,11 @@ func buildPetrel(t *testing.T) string {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		out, err := exec.CommandContext(ctx, goTool, "build", "-o", buildBin, "./cmd/petrel").CombinedOutput()
+		args := []string{"build", "-o", buildBin}
+		if raceBuild() { // reuse the race-compiled packages, and catch races in the broker
+			args = append(args, "-race")
+		}
+		out, err := exec.CommandContext(ctx, goTool, append(args, "./cmd/petrel")...).CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build ./cmd/petrel: %v\n%s", err, out)
 		}
@@ -390,6 +396,20 @@ func buildPetrel(t *testing.T) string {
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(filepath.Dir(buildBin)) })
 	return buildBin
+}
+
+// raceBuild reports whether this test binary was built with -race.
+func raceBuild() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
 }
 
 // petrelProc is one `petrel serve` process this test started.
