@@ -63,6 +63,7 @@ func newServeCommand() *cobra.Command {
 			MemoryBytes:        cfg.MemoryBytes,
 			DirectIO:           cfg.DirectIO,
 			AutoCreateTopics:   cfg.AutoCreateTopics,
+			SetGoMemoryLimit:   true,
 			Logger:             logger,
 		})
 		if err != nil {

@@ -1,7 +1,14 @@
 package kafka
 
-// Produce (key 0): v3–v13. v0–v2 carry the legacy message format (magic
-// 0/1), which Petrel does not store; v3 is the first with record batch v2.
+// Produce (key 0): v0–v13, storing record batch v2 (magic 2) only.
+//
+// v0–v2 are advertised although their clients send the legacy message
+// format (magic 0/1), which Petrel does not store (such a partition gets
+// UNSUPPORTED_FOR_MESSAGE_FORMAT): librdkafka up to 2.11 enables gzip,
+// snappy and lz4 only when the broker's Produce range includes v0
+// (rdkafka_msgset_writer.c asks for Produce in [0, 0]), so with a range
+// starting at v3 kcat and confluent-kafka silently send those codecs
+// uncompressed. Clients with record batch v2 use v3+.
 //
 // Behaviour:
 //   - The body is walked before it is decoded (ProduceCheck): a frame that
@@ -11,6 +18,10 @@ package kafka
 //     served as acks=all: a batch is acknowledged once committed, which on
 //     one node means durable (DESIGN: only safe settings). acks=0 gets no
 //     response, but its batches are still validated and stored.
+//   - The batches of the Produce requests a connection pipelines reach
+//     their partitions in the order they were sent (Request.InOrder), so a
+//     producer with several requests in flight keeps its order; validation
+//     and the wait for acks still overlap.
 //   - Every partition's records are validated on this goroutine
 //     (records.Validate: exactly one v2 batch, CRC-32C, counts, every
 //     codec decompressed with a cap, max.message.bytes), then the batches
@@ -40,7 +51,7 @@ import (
 
 func produceAPI(b Broker) API {
 	return API{
-		Key: 0, MinVersion: 3, MaxVersion: 13,
+		Key: 0, MinVersion: 0, MaxVersion: 13,
 		MaxBodyBytes: math.MaxInt32, Check: ProduceCheck, Amplification: produceAmplification,
 		Handle: func(ctx context.Context, r *Request) (kmsg.Response, error) {
 			return produce(ctx, b, r)
@@ -116,6 +127,9 @@ func produce(ctx context.Context, b Broker, r *Request) (kmsg.Response, error) {
 			info, err := records.Validate(p.Records, lim)
 			if err != nil {
 				rp.ErrorCode = records.ErrorCode(err)
+				if req.Version < 3 && errors.Is(err, records.ErrUnsupportedMagic) {
+					rp.ErrorCode = kerr.UnsupportedForMessageFormat.Code
+				}
 				rp.ErrorMessage = errMsg(err)
 				continue
 			}
@@ -138,15 +152,21 @@ func produce(ctx context.Context, b Broker, r *Request) (kmsg.Response, error) {
 	}
 	r.Retain() // the batches alias the frame until they are stored
 	if req.Acks == 0 {
-		b.Produce(context.WithoutCancel(ctx), batches, func(int, partition.ProduceResult) {})
-		return nil, nil
+		err := r.InOrder(ctx, func() {
+			b.Produce(context.WithoutCancel(ctx), batches, func(int, partition.ProduceResult) {})
+		})
+		return nil, err
 	}
 	type result struct {
 		i int
 		r partition.ProduceResult
 	}
 	results := make(chan result, len(batches))
-	b.Produce(ctx, batches, func(i int, pr partition.ProduceResult) { results <- result{i, pr} })
+	if err := r.InOrder(ctx, func() {
+		b.Produce(ctx, batches, func(i int, pr partition.ProduceResult) { results <- result{i, pr} })
+	}); err != nil {
+		return nil, err
+	}
 	timeout := time.Duration(req.TimeoutMillis) * time.Millisecond
 	if timeout <= 0 {
 		timeout = 30 * time.Second
@@ -201,7 +221,7 @@ func partitionErrorCode(err error) int16 {
 	case errors.Is(err, model.ErrCorrupt):
 		return kerr.CorruptMessage.Code
 	}
-	if code := cluster.ErrorCode(err); code != 0 {
+	if code := cluster.ErrorCode(err); code != 0 && code != kerr.UnknownServerError.Code {
 		return code
 	}
 	// Producer state errors (OUT_OF_ORDER_SEQUENCE_NUMBER,

@@ -22,10 +22,12 @@ import (
 // pending queue is the only thing they share; it carries requests in the
 // order they were read, which is the order responses are written.
 type conn struct {
-	s    *Server
-	nc   net.Conn
-	info ConnInfo
-	log  *slog.Logger
+	// lastTurn is the turn of the last Produce read (readLoop only).
+	lastTurn chan struct{}
+	s        *Server
+	nc       net.Conn
+	info     ConnInfo
+	log      *slog.Logger
 
 	ctx        context.Context // handlers; ends on abort
 	cancel     context.CancelFunc
@@ -105,6 +107,16 @@ func (c *conn) readLoop() {
 			return
 		}
 		c.inFlight.Add(1)
+		if p.req != nil && p.req.Key == 0 {
+			// Produce requests of one connection reach their partitions
+			// in the order they were sent (Request.InOrder).
+			if c.lastTurn == nil {
+				c.lastTurn = make(chan struct{})
+				close(c.lastTurn)
+			}
+			p.req.turnWait, p.req.turnDone = c.lastTurn, make(chan struct{})
+			c.lastTurn = p.req.turnDone
+		}
 		c.queue <- p // never blocks: the queue is as long as the slots
 		go c.serve(p)
 	}
@@ -229,6 +241,9 @@ func isTimeout(err error) bool {
 // serve runs one handler; a panic closes the connection, not the process.
 func (c *conn) serve(p *pending) {
 	defer close(p.done)
+	if p.req != nil {
+		defer p.req.endTurn(c.ctx)
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			c.log.Error("handler panic", "key", p.req.Key, "version", p.req.Version, "panic", v, "stack", string(debug.Stack()))

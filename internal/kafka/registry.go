@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -161,6 +162,43 @@ type Request struct {
 	Msg kmsg.Request
 
 	retained bool
+	// turnWait/turnDone order the Produce requests of a connection.
+	turnWait, turnDone chan struct{}
+	turnOnce           sync.Once
+}
+
+// InOrder runs fn once every earlier request of the same connection that
+// takes turns (Produce) has run its own InOrder or finished, so batches a
+// client pipelines on one connection reach their partitions in the order
+// it sent them, as Kafka serves a connection. Validation and waiting for
+// acks stay outside fn, in parallel. It returns ctx's error if the
+// connection closes first (fn is not run then).
+func (r *Request) InOrder(ctx context.Context, fn func()) error {
+	if r.turnWait == nil {
+		fn()
+		return nil
+	}
+	select {
+	case <-r.turnWait:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	fn()
+	r.turnOnce.Do(func() { close(r.turnDone) })
+	return nil
+}
+
+// endTurn passes the turn on when the handler did not (it returned early
+// or failed): after the earlier requests, so the chain stays ordered.
+func (r *Request) endTurn(ctx context.Context) {
+	if r.turnDone == nil {
+		return
+	}
+	select {
+	case <-r.turnWait:
+	case <-ctx.Done():
+	}
+	r.turnOnce.Do(func() { close(r.turnDone) })
 }
 
 // Retain keeps the frame buffer out of the pool: call it from the handler

@@ -47,6 +47,9 @@ type Config struct {
 	// GroupInitialRebalanceDelay delays the first rebalance of an empty
 	// group (Kafka's group.initial.rebalance.delay.ms, 3s); tests use 0.
 	GroupInitialRebalanceDelay time.Duration
+	// SetGoMemoryLimit sets the process's Go memory limit to the memory
+	// setting: for `petrel serve`, not for a program embedding a broker.
+	SetGoMemoryLimit bool
 	// FS is the file system (default: the OS's).
 	FS     vfs.FS
 	Logger *slog.Logger
@@ -72,6 +75,8 @@ type Node struct {
 	ctrl     *controller
 	replicas sync.Map // model.PartitionKey → *partition.Replica
 	groups   *groups
+
+	stopRetain chan struct{}
 
 	ready  atomic.Bool
 	closed atomic.Bool
@@ -156,6 +161,12 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	if err := n.serve(); err != nil {
 		return nil, err
+	}
+	n.stopRetain = make(chan struct{})
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); n.retain(n.stopRetain) }()
+	if cfg.SetGoMemoryLimit {
+		shard.SetGoMemoryLimit(mem)
 	}
 	n.ready.Store(true)
 	n.log.Info("petrel node serving", "kafka", n.kafkaLn.Addr().String(), "data_dir", cfg.DataDir,
@@ -298,6 +309,9 @@ func (n *Node) Close(ctx context.Context) error {
 		return nil
 	}
 	n.ready.Store(false)
+	if n.stopRetain != nil {
+		close(n.stopRetain)
+	}
 	var errs []error
 	if n.kafkaSrv != nil {
 		if err := n.kafkaSrv.Close(ctx); err != nil {

@@ -618,3 +618,17 @@ func (r *Replica) Producers() []ProducerInfo {
 	}
 	return out
 }
+
+// Retain applies a retention policy: whole closed segments are deleted
+// from the front, never one holding an entry past the commit index nor one
+// not yet durable. It returns the segments removed.
+func (r *Replica) Retain(p storage.RetentionPolicy) (int, error) {
+	if r.removed || r.m.err != nil {
+		return 0, nil
+	}
+	n, err := r.m.eng.Retain(r.cfg.Key, p, model.Index(r.rn.BasicStatus().GetCommit()))
+	if n > 0 {
+		r.publish()
+	}
+	return n, err
+}
