@@ -14,7 +14,6 @@ package petrel_test
 import (
 	"context"
 	"encoding/binary"
-	"os"
 	"testing"
 	"time"
 
@@ -56,9 +55,6 @@ func TestIdempotenceWire(t *testing.T) {
 		t.Helper()
 		resp := rt(produceReq(9, "idem", 0, idemBatch(pid, epoch, seq))).(*kmsg.ProduceResponse)
 		p := resp.Topics[0].Partitions[0]
-		if knownPartitionErrorCodeBug(t, wantCode, p.ErrorCode) {
-			return
-		}
 		if p.ErrorCode != wantCode || wantCode == 0 && p.BaseOffset != wantOffset {
 			msg := ""
 			if p.ErrorMessage != nil {
@@ -120,19 +116,3 @@ func idemBatch(pid int64, epoch int16, seq int32) []byte {
 	return fixCRC(b)
 }
 
-// knownPartitionErrorCodeBug tolerates, unless PETREL_STRICT=1, the one
-// wrong answer reported to the lead: internal/kafka's partitionErrorCode
-// returns cluster.ErrorCode's UNKNOWN_SERVER_ERROR (-1, non-zero) for every
-// error outside the cluster table, so its records.ErrorCode fallback is
-// never reached and OUT_OF_ORDER_SEQUENCE_NUMBER / INVALID_PRODUCER_EPOCH
-// go out as UNKNOWN_SERVER_ERROR (G5 forbids that). The rejection itself
-// (nothing appended) is still checked by the log-end assertions.
-func knownPartitionErrorCodeBug(t *testing.T, want, got int16) bool {
-	t.Helper()
-	if got != kerr.UnknownServerError.Code || os.Getenv("PETREL_STRICT") == "1" ||
-		want != kerr.OutOfOrderSequenceNumber.Code && want != kerr.InvalidProducerEpoch.Code {
-		return false
-	}
-	t.Logf("KNOWN BUG: want %v, got UNKNOWN_SERVER_ERROR (PETREL_STRICT=1 fails on it)", kerr.ErrorForCode(want))
-	return true
-}

@@ -47,19 +47,37 @@ import (
 	"github.com/petrel-streaming/petrel/internal/model"
 	"github.com/petrel-streaming/petrel/internal/partition"
 	"github.com/petrel-streaming/petrel/internal/records"
+	"github.com/petrel-streaming/petrel/internal/shard"
+)
+
+// Decompression bounds: a batch may decompress to at most
+// uncompressedFactor × max.message.bytes (Kafka streams and has no such
+// bound; Petrel validates in memory), and the node's validations in
+// flight may hold at most decompressBudgetBytes of such worst cases: a
+// compressed batch is charged twice its cap (the output buffer grows by
+// doubling, so a bomb's garbage adds up to about twice what it keeps)
+// before it is decompressed, so a flood of zip bombs waits (backpressure)
+// instead of exhausting memory: at most four decompress at once at the
+// default 16 MiB cap. Validation takes microseconds to a few milliseconds
+// a batch, so real compressed traffic rarely waits.
+const (
+	uncompressedFactor    = 16
+	minUncompressedBytes  = 4 << 20
+	decompressBudgetBytes = 128 << 20
 )
 
 func produceAPI(b Broker) API {
+	decompress := shard.NewBudget("produce decompression", decompressBudgetBytes)
 	return API{
 		Key: 0, MinVersion: 0, MaxVersion: 13,
 		MaxBodyBytes: math.MaxInt32, Check: ProduceCheck, Amplification: produceAmplification,
 		Handle: func(ctx context.Context, r *Request) (kmsg.Response, error) {
-			return produce(ctx, b, r)
+			return produce(ctx, b, r, decompress)
 		},
 	}
 }
 
-func produce(ctx context.Context, b Broker, r *Request) (kmsg.Response, error) {
+func produce(ctx context.Context, b Broker, r *Request, decompress *shard.Budget) (kmsg.Response, error) {
 	req := r.Msg.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	tables := b.Tables()
@@ -124,7 +142,17 @@ func produce(ctx context.Context, b Broker, r *Request) (kmsg.Response, error) {
 				lim.NowMs = now.UnixMilli()
 				lim.TimestampBeforeMaxMs, lim.TimestampAfterMaxMs = cfg.TimestampBeforeMaxMs, cfg.TimestampAfterMaxMs
 			}
+			lim.MaxUncompressedBytes = min(records.DefaultMaxUncompressedBytes,
+				max(minUncompressedBytes, uncompressedFactor*int(cfg.MaxMessageBytes)))
+			charge := int64(0)
+			if bt, _, err := model.ParseBatch(p.Records); err == nil && bt.Codec() != 0 {
+				charge = 2 * int64(lim.MaxUncompressedBytes)
+				if err := decompress.Acquire(ctx, charge); err != nil {
+					return nil, err
+				}
+			}
 			info, err := records.Validate(p.Records, lim)
+			decompress.Release(charge)
 			if err != nil {
 				rp.ErrorCode = records.ErrorCode(err)
 				if req.Version < 3 && errors.Is(err, records.ErrUnsupportedMagic) {

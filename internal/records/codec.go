@@ -1,6 +1,7 @@
 package records
 
 import (
+	"slices"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -135,7 +136,7 @@ func readCapped(r io.Reader, dst []byte, limit int) ([]byte, error) {
 				return dst, fmt.Errorf("%w: decompressed size over %d bytes", ErrTooLarge, limit)
 			}
 			grow := min(max(cap(dst), 4<<10), limit+1-len(dst))
-			dst = append(dst, make([]byte, grow)...)[:len(dst)]
+			dst = slices.Grow(dst, grow) // one allocation per step
 		}
 		n, err := r.Read(dst[len(dst):cap(dst)])
 		dst = dst[:len(dst)+n]
