@@ -454,6 +454,11 @@ func (r *Replica) stageAppend(m *pb.Message) error {
 // apply runs committed entries: a data group's high watermark moves and
 // its waiters complete; a meta group hands commands to Config.Apply.
 func (r *Replica) apply(ents []*pb.Entry) {
+	type committed struct {
+		base model.Offset
+		term model.Term
+	}
+	var done []committed
 	moved := false
 	for _, e := range ents {
 		if e.GetType() != pb.EntryNormal || len(e.Data) == 0 {
@@ -475,25 +480,18 @@ func (r *Replica) apply(ents []*pb.Entry) {
 			r.hw = end
 			moved = true
 		}
-		r.complete(base, model.Term(e.GetTerm()))
+		done = append(done, committed{base, model.Term(e.GetTerm())})
 	}
-	if moved {
-		r.completeDups()
-		r.publish()
+	if !moved && len(done) == 0 {
+		return
 	}
-}
-
-func (r *Replica) completeDups() {
-	n := 0
-	for _, d := range r.dups {
-		if d.last < r.hw {
-			d.done(ProduceResult{BaseOffset: d.base})
-			continue
-		}
-		r.dups[n] = d
-		n++
+	// Publish first: a client that hears its batch is committed must see
+	// the new high watermark in its next request.
+	r.publish()
+	for _, c := range done {
+		r.complete(c.base, c.term)
 	}
-	r.dups = r.dups[:n]
+	r.completeDups()
 }
 
 // complete finishes the waiters up to the committed batch at base: an
@@ -631,4 +629,19 @@ func (r *Replica) Retain(p storage.RetentionPolicy) (int, error) {
 		r.publish()
 	}
 	return n, err
+}
+
+// completeDups answers the retried batches whose originals are now
+// committed.
+func (r *Replica) completeDups() {
+	n := 0
+	for _, d := range r.dups {
+		if d.last < r.hw {
+			d.done(ProduceResult{BaseOffset: d.base})
+			continue
+		}
+		r.dups[n] = d
+		n++
+	}
+	r.dups = r.dups[:n]
 }
