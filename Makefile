@@ -4,10 +4,15 @@ PKGS      ?= ./...
 TESTFLAGS ?=
 FUZZTIME  ?= 50000x
 
-.PHONY: build test test-long vet lint bench bench-storage fuzz-smoke fuzz clean
+.PHONY: build run test test-long vet lint bench bench-storage fuzz-smoke fuzz clean compat
 
 build:
-	$(GO) build ./...
+	$(GO) build -o bin/petrel ./cmd/petrel
+
+# A single node with the defaults: Kafka on :9092, admin on :9644, data in
+# ./petrel-data.
+run:
+	$(GO) run ./cmd/petrel serve
 
 vet:
 	$(GO) vet $(PKGS)
@@ -45,7 +50,7 @@ clean:
 
 # Client compatibility suite (test/compat: kcat, confluent-kafka, kafka-python,
 # kafkajs) against franz-go's in-memory kfake broker. Needs the clients:
-# scripts/install-test-deps.sh. `make compat` (the real broker) is separate.
+# scripts/install-test-deps.sh. `make compat` runs it against the real broker.
 COMPAT_KFAKE_PORT ?= 19092
 .PHONY: compat-kfake
 compat-kfake:
@@ -63,3 +68,7 @@ compat-kfake:
 .PHONY: crash
 crash:
 	PETREL_CRASH_ROUNDS=20 $(GO) test -run 'TestCrash' -count=1 -timeout 30m -v .
+
+# Client compatibility suite against the real broker (scripts/compat.sh).
+compat:
+	GO=$(GO) ./scripts/compat.sh
