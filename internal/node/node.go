@@ -55,6 +55,9 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// defaultMemoryMax caps the memory a node takes when none is configured.
+const defaultMemoryMax = 1 << 30
+
 // Node is a running Petrel node. Any goroutine.
 type Node struct {
 	cfg    Config
@@ -121,20 +124,24 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	mem := cfg.MemoryBytes
 	if mem == 0 {
+		// A quarter of RAM, at most 1 GiB: a newcomer's laptop or a CI
+		// box shares the machine; a dedicated node sets --memory.
 		if mem, err = shard.MemoryFromRAM(25); err != nil {
 			return nil, err
 		}
-		if mem > 4<<30 {
-			mem = 4 << 30
-		}
+		mem = min(mem, defaultMemoryMax)
 	}
 	if n.rt, err = shard.New(shard.Config{Shards: n.meta.Shards, MemoryBytes: mem}, cfg.Logger); err != nil {
 		return nil, err
 	}
+	budgets := n.rt.Budgets()
 	for i := 0; i < n.meta.Shards; i++ {
 		eng, err := engine.Open(engine.Options{
 			FS: cfg.FS, Dir: filepath.Join(cfg.DataDir, "shards", strconv.Itoa(i)),
 			Logger: cfg.Logger.With("shard", i), Direct: cfg.DirectIO,
+			// The tail cache is one ring allocated whole: its share of
+			// the shard's memory, at most the engine's default.
+			BatchCacheBytes: min(64<<20, budgets.Shards[i].BatchCache.Limit()),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("node: shard %d: %w", i, err)
@@ -264,7 +271,15 @@ func (n *Node) serve() error {
 	if err := n.groups.register(reg); err != nil {
 		return err
 	}
-	srv, err := kafka.NewServer(kafka.DefaultConfig(), reg, n.log)
+	// Requests being read, decoded and served (Produce batches until they
+	// commit) hold the shards' decode budgets, together.
+	kcfg := kafka.DefaultConfig()
+	var decode int64
+	for _, sb := range n.rt.Budgets().Shards {
+		decode += sb.Decode.Limit()
+	}
+	kcfg.DecodeBudgetBytes = max(decode, 32<<20)
+	srv, err := kafka.NewServer(kcfg, reg, n.log)
 	if err != nil {
 		return err
 	}
