@@ -140,8 +140,9 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			FS: cfg.FS, Dir: filepath.Join(cfg.DataDir, "shards", strconv.Itoa(i)),
 			Logger: cfg.Logger.With("shard", i), Direct: cfg.DirectIO,
 			// The tail cache is one ring allocated whole: its share of
-			// the shard's memory, at most the engine's default.
-			BatchCacheBytes: min(64<<20, budgets.Shards[i].BatchCache.Limit()),
+			// the shard's memory, at most 16 MiB (a tailing consumer is
+			// served from it; one further behind reads the page cache).
+			BatchCacheBytes: min(16<<20, budgets.Shards[i].BatchCache.Limit()),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("node: shard %d: %w", i, err)

@@ -35,6 +35,7 @@ type Manager struct {
 	replicas map[model.PartitionKey]*Replica
 	dirty    []*Replica
 	held     []held
+	lazy     []*Replica // commit-only hard states waiting for a round
 	inFlight bool
 	err      error
 	scratch  []byte
@@ -118,6 +119,7 @@ func (m *Manager) AfterBatch(s *shard.Shard) {
 	if m.err != nil {
 		return
 	}
+	m.flushLazy()
 	r, err := m.eng.StartRound()
 	if err != nil {
 		m.fail(err)
@@ -220,4 +222,20 @@ func (m *Manager) Close() error {
 		r.failWaiters(ErrRemoved)
 	}
 	return m.eng.Close()
+}
+
+// flushLazy stages the commit-only hard states held back, into the round
+// about to start.
+func (m *Manager) flushLazy() {
+	for _, r := range m.lazy {
+		if !r.hsLazy || r.removed {
+			continue
+		}
+		r.hsLazy = false
+		if err := m.eng.SetHardState(r.cfg.Key, r.hs); err != nil {
+			m.fail(fmt.Errorf("partition %s: %w", r.cfg.Key, err))
+			return
+		}
+	}
+	m.lazy = m.lazy[:0]
 }

@@ -101,6 +101,10 @@ type Replica struct {
 	start model.Offset
 
 	waiters []waiter
+	// hs is the last hard state handed to the engine or, when hsLazy, held
+	// back until a round writes anyway.
+	hs     engine.HardState
+	hsLazy bool
 	// dups wait for the original of a duplicate batch to commit.
 	dups []dupWaiter
 	// producers is the idempotent producer state (KindData), updated when
@@ -148,6 +152,7 @@ func newReplica(m *Manager, cfg Config) (*Replica, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.hs = hs
 	applied := uint64(hs.Commit)
 	if cfg.Kind == KindMeta {
 		// A metadata group rebuilds its state machine by replaying its
@@ -441,8 +446,21 @@ func (r *Replica) stageAppend(m *pb.Message) error {
 	}
 	if m.Term != nil {
 		hs := engine.HardState{Term: model.Term(m.GetTerm()), Vote: model.NodeID(m.GetVote()), Commit: model.Index(m.GetCommit())}
-		if err := r.m.eng.SetHardState(r.cfg.Key, hs); err != nil {
-			return err
+		if len(m.Entries) == 0 && hs.Term == r.hs.Term && hs.Vote == r.hs.Vote {
+			// Only the commit index moved. Raft does not need it durable
+			// (it is recomputed after a restart, and the engine caps it
+			// anyway), so it does not start a sync round of its own: it
+			// rides with the next round that writes something.
+			r.hs = hs
+			if !r.hsLazy {
+				r.hsLazy = true
+				r.m.lazy = append(r.m.lazy, r)
+			}
+		} else {
+			if err := r.m.eng.SetHardState(r.cfg.Key, hs); err != nil {
+				return err
+			}
+			r.hs, r.hsLazy = hs, false
 		}
 	}
 	if len(m.Responses) > 0 {
