@@ -45,21 +45,9 @@ func listOffsets(b Broker, req *kmsg.ListOffsetsRequest) *kmsg.ListOffsetsRespon
 			rp := kmsg.NewListOffsetsResponseTopicPartition()
 			rp.Partition = p.Partition
 			rp.Timestamp, rp.Offset = -1, -1
-			key, ok := model.PartitionKey{}, known
-			if ok {
-				key, ok = partitionKey(tp, p.Partition)
-			}
-			var rs *partition.ReadState
-			switch {
-			case !ok:
-				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case func() bool { rs = b.ReadState(key); return rs == nil || !rs.Leader }():
-				rp.ErrorCode = kerr.NotLeaderForPartition.Code
-			case p.CurrentLeaderEpoch >= 0 && p.CurrentLeaderEpoch > rs.LeaderEpoch:
-				rp.ErrorCode = kerr.UnknownLeaderEpoch.Code
-			case p.CurrentLeaderEpoch >= 0 && p.CurrentLeaderEpoch < rs.LeaderEpoch:
-				rp.ErrorCode = kerr.FencedLeaderEpoch.Code
-			default:
+			rs, code := leaderState(b, tp, known, p.Partition, p.CurrentLeaderEpoch)
+			rp.ErrorCode = code
+			if code == 0 {
 				rp.LeaderEpoch = rs.LeaderEpoch
 				rp.Offset, rp.Timestamp, rp.ErrorCode = offsetFor(rs, p.Timestamp)
 			}

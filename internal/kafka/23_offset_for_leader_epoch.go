@@ -52,21 +52,9 @@ func offsetForLeaderEpoch(b Broker, req *kmsg.OffsetForLeaderEpochRequest) *kmsg
 			rp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			rp.Partition = p.Partition
 			rp.LeaderEpoch, rp.EndOffset = -1, -1
-			key, ok := model.PartitionKey{}, known
-			if ok {
-				key, ok = partitionKey(tp, p.Partition)
-			}
-			var rs *partition.ReadState
-			switch {
-			case !ok:
-				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case func() bool { rs = b.ReadState(key); return rs == nil || !rs.Leader }():
-				rp.ErrorCode = kerr.NotLeaderForPartition.Code
-			case p.CurrentLeaderEpoch >= 0 && p.CurrentLeaderEpoch > rs.LeaderEpoch:
-				rp.ErrorCode = kerr.UnknownLeaderEpoch.Code
-			case p.CurrentLeaderEpoch >= 0 && p.CurrentLeaderEpoch < rs.LeaderEpoch:
-				rp.ErrorCode = kerr.FencedLeaderEpoch.Code
-			default:
+			rs, code := leaderState(b, tp, known, p.Partition, p.CurrentLeaderEpoch)
+			rp.ErrorCode = code
+			if code == 0 {
 				rp.LeaderEpoch, rp.EndOffset, buf, rp.ErrorCode = endOffsetForEpoch(rs, p.LeaderEpoch, buf)
 			}
 			rt.Partitions = append(rt.Partitions, rp)

@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/petrel-streaming/petrel/internal/cluster"
 	"github.com/petrel-streaming/petrel/internal/model"
@@ -101,4 +104,48 @@ func newTopicID() model.TopicID {
 	id[6] = id[6]&0x0f | 0x40
 	id[8] = id[8]&0x3f | 0x80
 	return id
+}
+
+// leaderState resolves a partition named by topic name and index to the
+// read state of its local leader, checking the client's current leader
+// epoch (-1: unchecked) as ListOffsets and OffsetForLeaderEpoch do. It
+// returns the Kafka error code when there is none to serve.
+func leaderState(b Broker, tp *cluster.Topic, known bool, partition, currentEpoch int32) (*partition.ReadState, int16) {
+	if !known {
+		return nil, kerr.UnknownTopicOrPartition.Code
+	}
+	key, ok := partitionKey(tp, partition)
+	if !ok {
+		return nil, kerr.UnknownTopicOrPartition.Code
+	}
+	rs := b.ReadState(key)
+	switch {
+	case rs == nil || !rs.Leader:
+		return nil, kerr.NotLeaderForPartition.Code
+	case currentEpoch >= 0 && currentEpoch > rs.LeaderEpoch:
+		return nil, kerr.UnknownLeaderEpoch.Code
+	case currentEpoch >= 0 && currentEpoch < rs.LeaderEpoch:
+		return nil, kerr.FencedLeaderEpoch.Code
+	}
+	return rs, 0
+}
+
+// requestContext bounds an admin request by its TimeoutMillis (30 s when
+// unset).
+func requestContext(ctx context.Context, timeoutMillis int32) (context.Context, context.CancelFunc) {
+	timeout := time.Duration(timeoutMillis) * time.Millisecond
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	return context.WithTimeout(ctx, timeout)
+}
+
+// nameCounts counts how often each name appears in a request: a name
+// given twice fails every copy, as Kafka answers.
+func nameCounts[T any](items []T, name func(T) string) map[string]int {
+	seen := make(map[string]int, len(items))
+	for _, it := range items {
+		seen[name(it)]++
+	}
+	return seen
 }

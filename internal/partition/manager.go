@@ -127,7 +127,7 @@ func (m *Manager) AfterBatch(s *shard.Shard) {
 	}
 	m.inFlight = true
 	var werr error
-	if err := s.Go(func() { werr = r.Wait() }, func(*shard.Shard) {
+	finish := func(*shard.Shard) {
 		m.inFlight = false
 		res := m.eng.FinishRound(r)
 		m.Rounds++
@@ -136,17 +136,11 @@ func (m *Manager) AfterBatch(s *shard.Shard) {
 			return
 		}
 		m.finishRound(res)
-	}); err != nil {
+	}
+	if err := s.Go(func() { werr = r.Wait() }, finish); err != nil {
 		// No room for a helper: wait here (a shard at its pending bound).
 		werr = r.Wait()
-		m.inFlight = false
-		res := m.eng.FinishRound(r)
-		m.Rounds++
-		if werr != nil {
-			m.fail(werr)
-			return
-		}
-		m.finishRound(res)
+		finish(s)
 	}
 }
 
