@@ -87,7 +87,10 @@ type Replica struct {
 	logg *slog.Logger
 
 	leader bool
-	term   model.Term
+	// ready: leader, and an entry of its term has committed (reads and
+	// the published Leader wait for it).
+	ready bool
+	term  model.Term
 	// tail is the Kafka offset after the last entry in the Raft log
 	// (stable and unstable): the base offset the next proposal gets.
 	tail model.Offset
@@ -124,8 +127,10 @@ type ReadState struct {
 	LogStart      model.Offset
 	LogEnd        model.Offset
 	LeaderEpoch   int32
-	Leader        bool
-	changed       chan struct{}
+	// Leader: this replica leads and an entry of its term has committed,
+	// so HighWatermark covers everything acknowledged before.
+	Leader  bool
+	changed chan struct{}
 }
 
 // Changed is closed when a newer ReadState replaces this one: a long poll
@@ -402,7 +407,7 @@ func (r *Replica) setRole(leader bool) {
 	if leader == r.leader {
 		return
 	}
-	r.leader = leader
+	r.leader, r.ready = leader, false
 	if leader {
 		r.term = model.Term(r.rn.BasicStatus().GetTerm())
 		r.logg.Debug("leader", "term", r.term)
@@ -479,6 +484,14 @@ func (r *Replica) apply(ents []*pb.Entry) {
 	var done []committed
 	moved := false
 	for _, e := range ents {
+		if r.leader && !r.ready && model.Term(e.GetTerm()) == r.term {
+			// An entry of our own term committed: every entry before it
+			// is committed too, so the high watermark is complete and
+			// reads may be served (a new leader's commit index, and a
+			// restarted node's, can lag what was acknowledged).
+			r.ready = true
+			moved = true
+		}
 		if e.GetType() != pb.EntryNormal || len(e.Data) == 0 {
 			continue
 		}
@@ -563,7 +576,7 @@ func (r *Replica) publish() {
 		LogStart:      v.StartOffset(),
 		LogEnd:        v.NextOffset(),
 		LeaderEpoch:   r.term.LeaderEpoch(),
-		Leader:        r.leader,
+		Leader:        r.leader && r.ready,
 		changed:       make(chan struct{}),
 	}
 	if r.start > st.LogStart {
