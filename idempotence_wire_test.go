@@ -115,4 +115,3 @@ func idemBatch(pid int64, epoch int16, seq int32) []byte {
 	binary.BigEndian.PutUint32(b[53:], uint32(seq))
 	return fixCRC(b)
 }
-
