@@ -1,5 +1,4 @@
-// Command petrel-bench is the load generator and reference brokers of
-// internal/bench as a binary of their own (the same commands as
-// `petrel bench`), so scripts/bench.sh can drive the peers without
-// building the broker.
+// Command petrel-bench runs `petrel bench` on its own, so scripts/bench.sh
+// can drive the load generator and the reference brokers before (and
+// independently of) the petrel binary wiring it in.
 package main
