@@ -165,15 +165,16 @@ func newReplica(m *Manager, cfg Config) (*Replica, error) {
 		// entry to Apply again.
 		applied = 0
 	}
-	if applied > 0 {
-		if applied < uint64(l.FirstIndex())-1 {
-			applied = uint64(l.FirstIndex()) - 1
-		}
-		hw, err := r.offsetAfter(model.Index(applied))
+	if applied > 0 && applied < uint64(l.FirstIndex()) {
+		// Retention removed everything up to the commit index.
+		applied = uint64(l.FirstIndex()) - 1
+		r.hw = l.StartOffset()
+	} else if applied > 0 {
+		h, err := r.header(model.Index(applied))
 		if err != nil {
 			return nil, fmt.Errorf("partition %s: high watermark at commit %d: %w", cfg.Key, applied, err)
 		}
-		r.hw = hw
+		r.hw = h.NextOffset()
 	} else {
 		r.hw = l.StartOffset()
 	}
@@ -216,31 +217,16 @@ func newReplica(m *Manager, cfg Config) (*Replica, error) {
 	return r, nil
 }
 
-// offsetAfter is the Kafka offset that follows entry i of the log.
-func (r *Replica) offsetAfter(i model.Index) (model.Offset, error) {
-	if i < r.log.FirstIndex() {
-		return r.log.StartOffset(), nil
-	}
+// header reads the header of entry i of the log.
+func (r *Replica) header(i model.Index) (storage.EntryHeader, error) {
 	es, err := r.log.Entries(i, i+1, 1)
 	if err != nil {
-		return 0, err
+		return storage.EntryHeader{}, err
 	}
 	if len(es) != 1 {
-		return 0, fmt.Errorf("entry %d missing: %w", i, model.ErrCorrupt)
+		return storage.EntryHeader{}, fmt.Errorf("entry %d missing: %w", i, model.ErrCorrupt)
 	}
-	return es[0].NextOffset(), nil
-}
-
-// offsetAt is the Kafka offset of entry i (the offset it starts at).
-func (r *Replica) offsetAt(i model.Index) (model.Offset, error) {
-	es, err := r.log.Entries(i, i+1, 1)
-	if err != nil {
-		return 0, err
-	}
-	if len(es) != 1 {
-		return 0, fmt.Errorf("entry %d missing: %w", i, model.ErrCorrupt)
-	}
-	return es[0].Offset, nil
+	return es[0].EntryHeader, nil
 }
 
 // Key is the partition's key. Any goroutine.
@@ -248,12 +234,6 @@ func (r *Replica) Key() model.PartitionKey { return r.cfg.Key }
 
 // State returns the latest published read state. Any goroutine.
 func (r *Replica) State() *ReadState { return r.state.Load() }
-
-// Log is the partition's storage log (owner only; readers use State).
-func (r *Replica) Log() *storage.Log { return r.log }
-
-// Leader reports whether this replica leads its group.
-func (r *Replica) Leader() bool { return r.leader }
 
 // Produce proposes one validated record batch (magic 2, CRC checked) of
 // a KindData group. The leader stamps its base offset and leader epoch in
@@ -426,11 +406,11 @@ func (r *Replica) stageAppend(m *pb.Message) error {
 		next := r.appendNext
 		if first <= r.appendLast {
 			if first <= r.log.LastIndex() && r.appendLast == r.log.LastIndex() {
-				o, err := r.offsetAt(first)
+				h, err := r.header(first)
 				if err != nil {
 					return err
 				}
-				next = o
+				next = h.Offset
 			} else {
 				return fmt.Errorf("partition %s: append at %d overlaps staged entries to %d", r.cfg.Key, first, r.appendLast)
 			}
