@@ -42,6 +42,9 @@ type Config struct {
 	// members joining together land in one generation (zero: Kafka's 3 s
 	// default; negative: no delay, as tests want).
 	GroupInitialRebalanceDelay time.Duration
+	// RetentionCheckInterval is how often segment.bytes, segment.ms,
+	// retention.ms and retention.bytes are applied (default 1 minute).
+	RetentionCheckInterval time.Duration
 	// Logger receives the broker's logs (default: discarded).
 	Logger *slog.Logger
 }
@@ -59,6 +62,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		AdminAddr: cfg.AdminAddr, Shards: cfg.Shards, MemoryBytes: cfg.MemoryBytes,
 		AutoCreateTopics: cfg.AutoCreateTopics, DefaultPartitions: cfg.DefaultPartitions,
 		GroupInitialRebalanceDelay: cfg.GroupInitialRebalanceDelay, Logger: cfg.Logger,
+		RetentionCheckInterval: cfg.RetentionCheckInterval,
 	})
 	if err != nil {
 		return nil, err

@@ -206,6 +206,9 @@ func (c *controller) reconcileTo(t *cluster.Tables) {
 			ierr := n.rt.InvokeOn(context.Background(), n.shardOf(key), func(s *shard.Shard) {
 				r, err = n.shards[s.ID()].Open(partition.Config{Key: key, Node: n.cfg.NodeID, Peers: peers,
 					Logger: n.log.With("topic", tp.Name, "partition", p.ID)})
+				if err == nil {
+					r.SetSegmentLimits(tp.Config.SegmentBytes, time.Duration(tp.Config.SegmentMs)*time.Millisecond)
+				}
 			})
 			if ierr == nil && err == nil {
 				n.replicas.Store(key, r)

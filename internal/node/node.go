@@ -47,6 +47,10 @@ type Config struct {
 	// GroupInitialRebalanceDelay delays the first rebalance of an empty
 	// group (Kafka's group.initial.rebalance.delay.ms, 3s); tests use 0.
 	GroupInitialRebalanceDelay time.Duration
+	// RetentionCheckInterval is how often segment and retention configs
+	// are applied to every partition (Kafka's
+	// log.retention.check.interval.ms; default 1 minute).
+	RetentionCheckInterval time.Duration
 	// SetGoMemoryLimit sets the process's Go memory limit to the memory
 	// setting: for `petrel serve`, not for a program embedding a broker.
 	SetGoMemoryLimit bool

@@ -9,16 +9,24 @@ import (
 	"github.com/petrel-streaming/petrel/internal/storage"
 )
 
-// retentionInterval is how often every partition's retention.ms and
-// retention.bytes are applied (Kafka's log.retention.check.interval.ms is
-// 5 minutes; segments are large, so a check is cheap and rarely deletes).
-const retentionInterval = time.Minute
+// defaultRetentionInterval is how often every partition's segment.bytes,
+// segment.ms, retention.ms and retention.bytes are applied when
+// Config.RetentionCheckInterval is zero (Kafka checks every 5 minutes;
+// a check costs one message per shard and rarely deletes anything).
+const defaultRetentionInterval = time.Minute
+
+func (n *Node) retentionInterval() time.Duration {
+	if n.cfg.RetentionCheckInterval > 0 {
+		return n.cfg.RetentionCheckInterval
+	}
+	return defaultRetentionInterval
+}
 
 // retain runs until stop: once per interval, each shard applies its
 // partitions' retention policies (one message per shard, no timer per
 // partition).
 func (n *Node) retain(stop <-chan struct{}) {
-	t := time.NewTicker(retentionInterval)
+	t := time.NewTicker(n.retentionInterval())
 	defer t.Stop()
 	for {
 		select {
@@ -31,15 +39,18 @@ func (n *Node) retain(stop <-chan struct{}) {
 }
 
 func (n *Node) retainOnce() {
+	type topicPolicy struct {
+		segBytes int64
+		segAge   time.Duration
+		keep     storage.RetentionPolicy
+	}
 	tables := n.Tables()
-	policies := make(map[model.PartitionKey]storage.RetentionPolicy)
+	policies := make(map[model.PartitionKey]topicPolicy)
 	for _, tp := range tables.Topics() {
-		pol := storage.RetentionPolicy{Bytes: tp.Config.RetentionBytes}
+		pol := topicPolicy{segBytes: tp.Config.SegmentBytes, segAge: time.Duration(tp.Config.SegmentMs) * time.Millisecond,
+			keep: storage.RetentionPolicy{Bytes: tp.Config.RetentionBytes}}
 		if tp.Config.RetentionMs > 0 {
-			pol.Age = time.Duration(tp.Config.RetentionMs) * time.Millisecond
-		}
-		if pol.Bytes <= 0 && pol.Age <= 0 {
-			continue
+			pol.keep.Age = time.Duration(tp.Config.RetentionMs) * time.Millisecond
 		}
 		for _, p := range tp.Partitions {
 			policies[model.PartitionKey{Topic: tp.ID, Partition: p.ID}] = pol
@@ -48,7 +59,7 @@ func (n *Node) retainOnce() {
 	if len(policies) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), retentionInterval)
+	ctx, cancel := context.WithTimeout(context.Background(), n.retentionInterval())
 	defer cancel()
 	for i := range n.shards {
 		_ = n.rt.InvokeOn(ctx, model.ShardID(i), func(s *shard.Shard) {
@@ -57,10 +68,16 @@ func (n *Node) retainOnce() {
 				if n.shardOf(key) != s.ID() {
 					continue
 				}
-				if r := m.Replica(key); r != nil {
-					if _, err := r.Retain(pol); err != nil {
-						n.log.Warn("retention", "partition", key.String(), "err", err)
-					}
+				r := m.Replica(key)
+				if r == nil {
+					continue
+				}
+				r.SetSegmentLimits(pol.segBytes, pol.segAge)
+				if pol.keep.Bytes <= 0 && pol.keep.Age <= 0 {
+					continue
+				}
+				if _, err := r.Retain(pol.keep); err != nil {
+					n.log.Warn("retention", "partition", key.String(), "err", err)
 				}
 			}
 		})

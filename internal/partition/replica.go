@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -626,6 +627,12 @@ func (r *Replica) Producers() []ProducerInfo {
 		out = append(out, pi)
 	}
 	return out
+}
+
+// SetSegmentLimits applies the topic's segment.bytes and segment.ms to
+// the partition's log (from its next append).
+func (r *Replica) SetSegmentLimits(bytes int64, age time.Duration) {
+	r.log.SetSegmentLimits(bytes, age)
 }
 
 // Retain applies a retention policy: whole closed segments are deleted

@@ -174,6 +174,18 @@ func (l *Log) fail(err error) error {
 	return l.failed
 }
 
+// SetSegmentLimits changes when the active segment rolls: above bytes
+// (segment.bytes) or once its first entry is older than age (segment.ms),
+// from the next append on. Zero keeps a value. Owner only.
+func (l *Log) SetSegmentLimits(bytes int64, age time.Duration) {
+	if bytes > 0 {
+		l.opts.SegmentBytes = min(bytes, MaxSegmentBytes)
+	}
+	if age > 0 {
+		l.opts.SegmentAge = age
+	}
+}
+
 // Append appends one or more encoded entries (AppendEntry), without
 // syncing. Every entry must pass its CRC, follow the log (index
 // LastIndex+1, term ≥ LastTerm, offset NextOffset) and, for data, hold one
