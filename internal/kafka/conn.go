@@ -320,6 +320,12 @@ func (c *conn) writeLoop() {
 			return
 		}
 		if p.resp != nil {
+			if hint := responseSizeHint(p.resp); hint > cap(buf) {
+				// A large response (Fetch) is encoded into a buffer of
+				// about its size at once, not regrown by doubling.
+				c.s.pool.put(buf)
+				buf = c.s.pool.get(hint)[:0]
+			}
 			buf = appendResponse(buf[:0], p.req.CorrelationID, p.resp)
 			_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
 			if _, err := bw.Write(buf); err != nil {
@@ -328,6 +334,7 @@ func (c *conn) writeLoop() {
 				return
 			}
 			if cap(buf) > readBufferBytes {
+				c.s.pool.put(buf) // bounded: kept only up to 1 MiB classes
 				buf = nil
 			}
 		}
@@ -355,6 +362,24 @@ func (c *conn) drain() {
 // appendResponse frames resp: size, correlation id, the response header's
 // tagged fields when flexible (never for ApiVersions, whose response header
 // is always v0), then the body.
+// responseSizeHint estimates the encoded size of responses that carry
+// record bytes (Fetch), so they are encoded into one buffer of the right
+// size; 0 for the others, which are small.
+func responseSizeHint(resp kmsg.Response) int {
+	f, ok := resp.(*kmsg.FetchResponse)
+	if !ok {
+		return 0
+	}
+	n := 256
+	for i := range f.Topics {
+		n += 64 + len(f.Topics[i].Topic)
+		for j := range f.Topics[i].Partitions {
+			n += 96 + len(f.Topics[i].Partitions[j].RecordBatches)
+		}
+	}
+	return n
+}
+
 func appendResponse(dst []byte, corr int32, resp kmsg.Response) []byte {
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0, 0, 0, 0, 0)
