@@ -263,7 +263,7 @@ func autoCreate(ctx context.Context, b Broker, name string) (*cluster.Topic, boo
 	if cluster.CheckTopicName(name) != nil {
 		return nil, false
 	}
-	cmd, err := b.Tables().PlanCreateTopic(cluster.TopicRequest{Name: name, Partitions: -1, ReplicationFactor: -1}, newTopicID(), b.Defaults())
+	cmd, err := b.Tables().PlanCreateTopic(cluster.TopicRequest{Name: name, Partitions: -1, ReplicationFactor: -1}, NewTopicID(), b.Defaults())
 	if err == nil {
 		err = b.CreateTopic(ctx, cmd)
 	}

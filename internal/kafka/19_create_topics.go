@@ -75,7 +75,7 @@ func createTopics(ctx context.Context, b Broker, req *kmsg.CreateTopicsRequest) 
 			}
 		}
 		if rt.ErrorCode == 0 {
-			cmd, err := b.Tables().PlanCreateTopic(treq, newTopicID(), b.Defaults())
+			cmd, err := b.Tables().PlanCreateTopic(treq, NewTopicID(), b.Defaults())
 			if err == nil && !req.ValidateOnly {
 				err = b.CreateTopic(ctx, cmd)
 			}

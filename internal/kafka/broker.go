@@ -95,8 +95,8 @@ func errMsg(err error) *string {
 	return &s
 }
 
-// newTopicID draws a random topic id (a version 4 UUID, as Kafka's).
-func newTopicID() model.TopicID {
+// NewTopicID draws a random topic id (a version 4 UUID, as Kafka's).
+func NewTopicID() model.TopicID {
 	var id model.TopicID
 	if _, err := rand.Read(id[:]); err != nil {
 		panic(fmt.Sprintf("kafka: crypto/rand: %v", err)) // never fails on Linux (Go 1.24+ doc)

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/petrel-streaming/petrel/internal/cluster"
@@ -51,7 +51,7 @@ func (g *groups) start(ctx context.Context) error {
 	tp, ok := n.Tables().TopicByName(offsetsTopic)
 	if !ok {
 		cmd, err := n.Tables().PlanCreateTopic(cluster.TopicRequest{Name: offsetsTopic, Partitions: offsetsPartitions,
-			ReplicationFactor: -1, Configs: map[string]string{}}, randomTopicID(), n.Defaults())
+			ReplicationFactor: -1, Configs: map[string]string{}}, kafka.NewTopicID(), n.Defaults())
 		if err != nil {
 			return fmt.Errorf("node: plan %s: %w", offsetsTopic, err)
 		}
@@ -149,7 +149,7 @@ func (g *groups) Do(ctx context.Context, p int32, c group.Client, req kmsg.Reque
 // client looks the coordinator up again and retries.
 func notCoordinator(req kmsg.Request) kmsg.Response {
 	resp := req.ResponseKind()
-	code := int16(16) // NOT_COORDINATOR
+	code := kerr.NotCoordinator.Code
 	switch r := resp.(type) {
 	case *kmsg.JoinGroupResponse:
 		r.ErrorCode = code
@@ -296,14 +296,4 @@ func eachRecord(b model.Batch, fn func(k, v []byte) bool) error {
 		}
 	}
 	return nil
-}
-
-func randomTopicID() model.TopicID {
-	var id model.TopicID
-	if _, err := rand.Read(id[:]); err != nil {
-		panic(fmt.Sprintf("node: crypto/rand: %v", err))
-	}
-	id[6] = id[6]&0x0f | 0x40
-	id[8] = id[8]&0x3f | 0x80
-	return id
 }
