@@ -161,6 +161,12 @@ func notCoordinator(req kmsg.Request) kmsg.Response {
 		r.ErrorCode = code
 	case *kmsg.OffsetFetchResponse:
 		r.ErrorCode = code
+		// v8+ answers per group; the top-level code is not read there.
+		for _, g := range req.(*kmsg.OffsetFetchRequest).Groups {
+			rg := kmsg.NewOffsetFetchResponseGroup()
+			rg.Group, rg.ErrorCode = g.Group, code
+			r.Groups = append(r.Groups, rg)
+		}
 	case *kmsg.ListGroupsResponse:
 		r.ErrorCode = code
 	case *kmsg.OffsetDeleteResponse:
