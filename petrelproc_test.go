@@ -1,27 +1,21 @@
 package petrel_test
 
-// The `petrel serve` process of the crash test: built once per test run,
-// started on free loopback ports, waited for through the admin API's
-// /v1/status/ready, killed or terminated by its own PID only.
+// The `petrel serve` process of the crash test: built once per test run and
+// run as a one-node internal/chaos/cluster (free loopback ports, ready via
+// /v1/status/ready, killed or terminated by its own PID only).
 
 import (
 	"context"
-	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/petrel-streaming/petrel/internal/chaos/cluster"
 )
 
 var (
@@ -40,21 +34,10 @@ func buildPetrel(t *testing.T) string {
 			buildErr = err
 			return
 		}
-		buildBin = filepath.Join(dir, "petrel")
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		args := []string{"build", "-o", buildBin}
-		if raceBuild() { // reuse the race-compiled packages, and catch races in the broker
-			args = append(args, "-race")
-		}
-		out, err := exec.CommandContext(ctx, goTool, append(args, "./cmd/petrel")...).CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/petrel: %v\n%s", err, out)
-		}
+		buildBin, buildErr = cluster.Build(ctx, cluster.BuildOptions{
+			ModuleDir: ".", Out: filepath.Join(dir, "petrel"), Race: cluster.RaceBuild()})
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
@@ -63,28 +46,13 @@ func buildPetrel(t *testing.T) string {
 	return buildBin
 }
 
-// raceBuild reports whether this test binary was built with -race.
-func raceBuild() bool {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
-}
-
-// petrelProc is one `petrel serve` process this test started.
+// petrelProc is one `petrel serve` process this test started: a one-node
+// chaos cluster on dataDir (internal/chaos/cluster does the process work).
 type petrelProc struct {
-	cmd     *exec.Cmd
-	kafka   string
-	admin   string
-	logPath string
-	exited  chan struct{} // closed once Wait returned
-	waitErr error
+	c      *cluster.Cluster
+	n      *cluster.Node
+	kafka  string
+	exited <-chan struct{} // closed once the process exited
 }
 
 // startPetrel starts the binary on dataDir with free loopback ports and
@@ -93,85 +61,27 @@ type petrelProc struct {
 func startPetrel(t *testing.T, bin, dataDir string, round int) *petrelProc {
 	t.Helper()
 	for attempt := 0; ; attempt++ {
-		p, err := tryStartPetrel(t, bin, dataDir, round, attempt)
-		if err == nil {
-			return p
+		c, err := cluster.New(cluster.Config{Binary: bin, Dir: t.TempDir(), DataDirs: []string{dataDir}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		if err = c.Start(context.Background()); err == nil {
+			n := c.Node(0)
+			return &petrelProc{c: c, n: n, kafka: n.KafkaAddr, exited: n.Exited()}
 		}
 		if attempt == 2 {
-			t.Fatalf("start petrel: %v", err)
+			t.Fatalf("start petrel (round %d): %v", round, err)
 		}
-		t.Logf("start petrel (attempt %d): %v; retrying on other ports", attempt, err)
+		t.Logf("start petrel (round %d, attempt %d): %v; retrying on other ports", round, attempt, err)
 	}
-}
-
-func tryStartPetrel(t *testing.T, bin, dataDir string, round, attempt int) (*petrelProc, error) {
-	logDir := t.TempDir()
-	p := &petrelProc{kafka: freeAddr(t), admin: freeAddr(t), exited: make(chan struct{}),
-		logPath: filepath.Join(logDir, fmt.Sprintf("petrel-%d-%d.log", round, attempt))}
-	logFile, err := os.Create(p.logPath)
-	if err != nil {
-		return nil, err
-	}
-	p.cmd = exec.Command(bin, "serve", "--data-dir", dataDir, "--kafka-addr", p.kafka,
-		"--admin-addr", p.admin, "--rpc-addr", freeAddr(t), "--shards", "2", "--memory", "536870912",
-		"--log-level", "info")
-	p.cmd.Dir = logDir // no petrel.yaml there
-	p.cmd.Env = childEnv()
-	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, err
-	}
-	go func() { p.waitErr = p.cmd.Wait(); logFile.Close(); close(p.exited) }()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			_ = p.cmd.Process.Kill() // this PID only
-			<-p.exited
-		}
-	})
-	ready := "http://" + p.admin + "/v1/status/ready"
-	hc := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.exited:
-			return nil, fmt.Errorf("exited before ready (%v):\n%s", p.waitErr, p.logTail())
-		default:
-		}
-		if resp, err := hc.Get(ready); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p, nil
-			}
-		}
-		poll := time.NewTimer(20 * time.Millisecond)
-		select {
-		case <-poll.C:
-		case <-p.exited:
-			poll.Stop()
-		}
-	}
-	return nil, fmt.Errorf("not ready in 60 s:\n%s", p.logTail())
 }
 
 // kill sends SIGKILL to the process and waits for it to be gone.
 func (p *petrelProc) kill(t *testing.T) {
 	t.Helper()
-	select {
-	case <-p.exited:
-		t.Fatalf("broker exited on its own before the kill (%v):\n%s", p.waitErr, p.logTail())
-	default:
-	}
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatalf("kill %d: %v", p.cmd.Process.Pid, err)
-	}
-	select {
-	case <-p.exited:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("pid %d still running 30 s after SIGKILL", p.cmd.Process.Pid)
+	if err := p.n.Kill(); err != nil {
+		t.Fatalf("%v\n%s", err, p.logTail())
 	}
 	p.scanLog(t)
 }
@@ -179,56 +89,25 @@ func (p *petrelProc) kill(t *testing.T) {
 // terminate sends SIGTERM and expects a clean exit (status 0) within 30 s.
 func (p *petrelProc) terminate(t *testing.T) {
 	t.Helper()
-	start := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("SIGTERM %d: %v", p.cmd.Process.Pid, err)
-	}
-	select {
-	case <-p.exited:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("pid %d still running 30 s after SIGTERM:\n%s", p.cmd.Process.Pid, p.logTail())
-	}
-	if p.waitErr != nil {
-		t.Fatalf("unclean exit after SIGTERM: %v\n%s", p.waitErr, p.logTail())
-	}
-	t.Logf("SIGTERM: clean exit in %v", time.Since(start).Round(time.Millisecond))
-	p.scanLog(t)
-}
-
-// scanLog fails on a panic, fatal error or race report in the broker's log.
-func (p *petrelProc) scanLog(t *testing.T) {
-	t.Helper()
-	b, err := os.ReadFile(p.logPath)
+	took, err := p.n.Terminate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, bad := range []string{"panic:", "fatal error:", "DATA RACE"} {
-		if strings.Contains(string(b), bad) {
-			t.Fatalf("broker log holds %q:\n%s", bad, p.logTail())
-		}
+	t.Logf("SIGTERM: clean exit in %v", took.Round(time.Millisecond))
+	p.scanLog(t)
+}
+
+// scanLog fails on a panic, fatal error or race report in the broker's log,
+// or an exit the test did not cause.
+func (p *petrelProc) scanLog(t *testing.T) {
+	t.Helper()
+	if probs := p.c.Problems(8); len(probs) > 0 {
+		t.Fatalf("broker problems %v:\n%s", probs, p.logTail())
 	}
 }
 
 // logTail is the end of the broker's log, for failure messages.
-func (p *petrelProc) logTail() string {
-	b, _ := os.ReadFile(p.logPath)
-	if len(b) > 8<<10 {
-		b = b[len(b)-8<<10:]
-	}
-	return string(b)
-}
-
-// childEnv is the test's environment without PETREL_* variables: the
-// broker refuses settings it does not know (PETREL_CRASH_ROUNDS).
-func childEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PETREL_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
+func (p *petrelProc) logTail() string { return cluster.LogTail(p.n.LogPath) }
 
 // newClient is a franz-go client of addr; the caller closes it.
 func newClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
@@ -238,17 +117,6 @@ func newClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
 		t.Fatal(err)
 	}
 	return cl
-}
-
-// freeAddr returns a loopback address with a port free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func envInt(t *testing.T, name string, def int) int {

@@ -1,0 +1,42 @@
+// Package cluster starts, stops and breaks the `petrel serve` processes of a
+// chaos run or a crash test: real processes, real files, free loopback
+// ports, and nothing but the processes it started.
+//
+// # Usage
+//
+//	bin, err := cluster.Build(ctx, cluster.BuildOptions{ModuleDir: root, Out: dir + "/petrel"})
+//	c, err := cluster.New(cluster.Config{Binary: bin, Dir: runDir, Nodes: 1, Logger: log})
+//	defer c.Close()                      // SIGKILL, by PID, whatever still runs
+//	err = c.Start(ctx)                   // every node, then wait for /v1/status/ready
+//	n := c.Node(0)
+//	err = n.Kill()                       // SIGKILL, wait for the exit
+//	err = n.Restart(ctx)                 // same data dir, same ports, wait ready
+//	took, err := n.Terminate()           // SIGTERM; > 30 s or exit status ≠ 0 is an error
+//	n.Pause(); n.Resume()                // SIGSTOP / SIGCONT
+//	probs := c.Problems()                // unexpected exits, panic / fatal error / DATA RACE in logs
+//
+// # Contract
+//
+//   - A process is signalled only through the *os.Process this package
+//     started (by PID, never by name); each runs in its own process group
+//     (Setpgid) so a terminal's Ctrl-C reaches the harness, which then
+//     kills its brokers in Close.
+//   - A node keeps its ports across restarts (clients keep their seed
+//     addresses); ports are picked free on 127.0.0.1 when the node is
+//     created.
+//   - Every exit the harness did not cause (Kill, Terminate, Close) is an
+//     unexpected exit and is reported by Problems, as is any log line with
+//     "panic:", "fatal error:" or "DATA RACE" (the broker-crash check).
+//   - A node's stdout and stderr go to one log file that every start of
+//     the node appends to, after a "=== chaos: start N ===" marker line.
+//
+// # Layout under Config.Dir
+//
+//	node-0/data/        the node's data directory (--data-dir)
+//	node-0/petrel.log   stdout+stderr of every start of node 0
+//	node-1/...
+//
+// Today Petrel runs as one node: Config.Nodes > 1 is refused with
+// ErrNoCluster until the cluster issue adds the peer flags (Node.args is the
+// one place that will change).
+package cluster
