@@ -38,7 +38,9 @@
 // # Durability contract
 //
 // A record is durable once FinishSync(job, nil) returned for a job whose
-// LastSeq() ≥ its seq. A failed round makes the journal fail for good (an
+// LastSeq() ≥ its seq. Several jobs may be in flight: their writes run in
+// the order they were prepared (each waits for the one before), their
+// fdatasyncs overlap, and they are finished in order. A failed round makes the journal fail for good (an
 // fdatasync error leaves the page cache in an unknown state): every later
 // call returns the sticky error, and the engine reopens. After a crash,
 // Replay yields every record of every completed round, in seq order, byte
@@ -64,9 +66,15 @@
 //	generation:    g5        g6        g3        g4
 //	state:        live      head      free      free   (2, 3: older laps)
 //
-// Generations are global: every begun file takes the largest generation seen
-// on disk plus one, so the chain of live files has strictly increasing
-// generations, and every stale file is older than the chain's newest.
+// Generations are global: every begun file takes the last generation plus
+// one, so the chain of live files has strictly increasing generations, and
+// every stale file is older than the chain's newest. After a crash the
+// newest header on disk may be older than files begun before it, whose
+// headers were lost while some of their record pages reached the disk; all
+// of them were live, so Replay skips MaxFiles generations past the newest
+// header seen, and the first file begun after it has its header written
+// and fdatasync'd before any record: no restart can reuse a generation that
+// stale records on disk carry.
 //
 // File header block (4096 bytes, little-endian, rest zero):
 //

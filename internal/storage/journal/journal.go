@@ -87,13 +87,16 @@ type Journal struct {
 	// headEnd (pending records included).
 	liveStart, liveN int
 	needBegin        bool // the next Add begins a new file (after Replay)
+	syncHeader       bool // the next begun file's header is written and synced at once
 	headEnd          int64
 
 	pend     []region       // the pending round, in write order
 	tail     [pageSize]byte // bytes [alignDown(end), end) of the head file's last region
 	tailLen  int64          // as of the last PrepareSync
-	job      SyncJob        // reused: at most one round in flight
-	inflight bool           // job handed out, FinishSync not yet called
+	inflight []*SyncJob     // jobs handed out and not yet finished, oldest first
+	jobPool  []*SyncJob     // finished jobs, for reuse
+	jobNum   uint64         // number of the last job handed out
+	turn     writeTurn      // orders the writes of the jobs in flight
 	pool     [][]byte       // free aligned buffers, bounded by poolMax
 	hdrBuf   [HeaderBlockSize]byte
 }
@@ -115,6 +118,7 @@ func Open(fsys vfs.FS, dir string, opts Options) (*Journal, error) {
 		return nil, err
 	}
 	j := &Journal{fs: fsys, dir: dir, opts: opts, log: opts.Logger, direct: opts.Direct}
+	j.turn.cond.L = &j.turn.mu
 	if err := fsys.MkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}

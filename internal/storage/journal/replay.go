@@ -50,7 +50,16 @@ func (j *Journal) Replay(from uint64, fn func(seq uint64, r Record) error) error
 			start = i
 		}
 	}
-	j.nextGen++
+	// Files begun before the crash whose headers never reached the disk
+	// may have records on disk that carry the generations above the
+	// newest header seen. Every such file was live (a file is freed only
+	// once its records are durable), so there are fewer than len(files):
+	// skipping that many generations makes the next one new for certain.
+	// The first file begun after Replay has its header made durable
+	// before any record is written to it, so a later crash cannot lose
+	// the floor this sets.
+	j.nextGen += 1 + uint64(len(j.files))
+	j.syncHeader = true
 	if start < 0 && maxGenFile >= 0 {
 		start = j.oldestChainStart()
 		j.log.Warn("journal: replay point is older than every record present",

@@ -1,7 +1,10 @@
 package journal
 
 import (
+	"errors"
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/petrel-streaming/petrel/internal/vfs"
 )
@@ -11,25 +14,28 @@ const minBufSize = 64 << 10
 // SyncJob is one round's I/O: the pending writes captured by PrepareSync and
 // the fdatasync of every file they touch. Run may be called from any
 // goroutine; the owner keeps adding records meanwhile and calls FinishSync
-// with Run's result.
+// with Run's result. Several jobs may be in flight: each one's writes wait
+// for the previous job's (a job rewrites the partial last page the one
+// before it wrote, with more records in it, and the two writes must land
+// in order), while their fdatasyncs overlap.
 type SyncJob struct {
 	j       *Journal
 	writes  []region
 	lastSeq uint64
+	num     uint64 // 1, 2, …: the order of PrepareSync, which is the order of the writes
 }
 
 // LastSeq is the seq of the last record the round makes durable.
 func (s *SyncJob) LastSeq() uint64 { return s.lastSeq }
 
-// Run writes the round's bytes and fdatasyncs each touched file once. Any
-// goroutine; it touches only the job and the files.
+// Run writes the round's bytes, after the previous job's, and fdatasyncs
+// each touched file once. Any goroutine; it touches only the job, the
+// files and the write turn. Call it once.
 func (s *SyncJob) Run() error {
-	files := s.j.files
-	for _, w := range s.writes {
-		if _, err := files[w.file].f.WriteAt(w.buf, w.off); err != nil {
-			return fmt.Errorf("journal: write %s at %d: %w", s.j.fileName(w.file), w.off, err)
-		}
+	if err := s.write(); err != nil {
+		return err
 	}
+	files := s.j.files
 	for i, w := range s.writes {
 		if i > 0 && s.writes[i-1].file == w.file {
 			continue
@@ -39,6 +45,47 @@ func (s *SyncJob) Run() error {
 		}
 	}
 	return nil
+}
+
+// write waits for the previous job's writes, then writes this job's.
+func (s *SyncJob) write() error {
+	t := &s.j.turn
+	t.mu.Lock()
+	for t.done != s.num-1 && t.err == nil {
+		t.cond.Wait()
+	}
+	err := t.err
+	t.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("journal: the round before failed: %w", err)
+	}
+	files := s.j.files
+	for _, w := range s.writes {
+		if _, werr := files[w.file].f.WriteAt(w.buf, w.off); werr != nil {
+			err = fmt.Errorf("journal: write %s at %d: %w", s.j.fileName(w.file), w.off, werr)
+			break
+		}
+	}
+	t.finish(s.num, err)
+	return err
+}
+
+// writeTurn orders the writes of the jobs in flight.
+type writeTurn struct {
+	mu   sync.Mutex
+	cond sync.Cond
+	done uint64 // the last job whose writes are done
+	err  error  // a failed write: every later job fails
+}
+
+func (t *writeTurn) finish(num uint64, err error) {
+	t.mu.Lock()
+	if err != nil && t.err == nil {
+		t.err = err
+	}
+	t.done = max(t.done, num)
+	t.cond.Broadcast()
+	t.mu.Unlock()
 }
 
 // usable reports the sticky state shared by Add, PrepareSync and Release.
@@ -73,7 +120,9 @@ func (j *Journal) Add(r Record) (uint64, error) {
 		if j.liveN == len(j.files) {
 			return 0, ErrFull
 		}
-		j.begin()
+		if err := j.begin(); err != nil {
+			return 0, err
+		}
 	}
 	j.added = true
 	reg := j.headRegion(size)
@@ -85,8 +134,9 @@ func (j *Journal) Add(r Record) (uint64, error) {
 }
 
 // begin makes the next ring file the head, with a new generation, and puts
-// its header block at the start of a new pending region.
-func (j *Journal) begin() {
+// its header block at the start of a new pending region. The first file
+// begun after Replay gets its header on disk now (see Replay).
+func (j *Journal) begin() error {
 	i := (j.liveStart + j.liveN) % len(j.files)
 	if j.liveN == 0 {
 		i = j.liveStart
@@ -96,9 +146,28 @@ func (j *Journal) begin() {
 	j.files[i].hdr = fileHeader{gen: j.nextGen, firstSeq: j.nextSeq}
 	j.files[i].hdrOK = true
 	j.nextGen++
-	buf := j.getBuf(HeaderBlockSize)
-	j.pend = append(j.pend, region{file: i, off: 0, buf: appendFileHeader(buf, j.files[i].hdr)})
+	buf := appendFileHeader(j.getBuf(HeaderBlockSize), j.files[i].hdr)
+	if j.syncHeader {
+		j.syncHeader = false
+		f := j.files[i].f
+		if _, err := f.WriteAt(buf, 0); err != nil {
+			return j.failWith(fmt.Errorf("journal: write header of %s: %w", j.fileName(i), err))
+		}
+		if err := f.Datasync(); err != nil {
+			return j.failWith(fmt.Errorf("journal: fdatasync header of %s: %w", j.fileName(i), err))
+		}
+	}
+	j.pend = append(j.pend, region{file: i, off: 0, buf: buf})
 	j.headEnd = HeaderBlockSize
+	return nil
+}
+
+// failWith makes err the journal's sticky error.
+func (j *Journal) failWith(err error) error {
+	if j.err == nil {
+		j.err = err
+	}
+	return j.err
 }
 
 // headRegion returns the pending region of the head file with room for n
@@ -123,10 +192,13 @@ func (j *Journal) headRegion(n int64) *region {
 }
 
 // PrepareSync captures the pending round into a SyncJob and starts a new
-// pending round. It returns nil when nothing is pending, when a job is still
-// in flight (FinishSync not yet called) or when the journal has failed.
+// pending round. It returns nil when nothing is pending or when the journal
+// has failed. Jobs may be prepared while earlier ones are in flight; their
+// writes happen in that order (a job rewrites the partial last page the one
+// before it wrote, with more records in it), their fdatasyncs overlap, and
+// they must be finished in that order too.
 func (j *Journal) PrepareSync() *SyncJob {
-	if j.usable() != nil || j.inflight || len(j.pend) == 0 {
+	if j.usable() != nil || len(j.pend) == 0 {
 		return nil
 	}
 	last := &j.pend[len(j.pend)-1]
@@ -139,33 +211,49 @@ func (j *Journal) PrepareSync() *SyncJob {
 		clear(b[len(b):n]) // pad the last page with zeros
 		j.pend[k].buf = b[:n]
 	}
-	j.job.j = j
-	j.job.lastSeq = j.nextSeq - 1
-	j.job.writes, j.pend = j.pend, j.job.writes[:0]
-	j.inflight = true
-	return &j.job
+	var s *SyncJob
+	if n := len(j.jobPool); n > 0 {
+		s, j.jobPool = j.jobPool[n-1], j.jobPool[:n-1]
+	} else {
+		s = &SyncJob{j: j}
+	}
+	j.jobNum++
+	s.num, s.lastSeq = j.jobNum, j.nextSeq-1
+	s.writes, j.pend = j.pend, s.writes[:0]
+	j.inflight = append(j.inflight, s)
+	return s
 }
 
-// FinishSync ends the round of job s. On success its records are durable;
-// on failure the journal fails for good (its files' state is unknown after a
-// failed fdatasync) and every later call returns the error.
+// InFlight is the number of jobs handed out and not yet finished.
+func (j *Journal) InFlight() int { return len(j.inflight) }
+
+// FinishSync ends the round of job s, the oldest in flight, after its Run
+// returned err (or without Run, with an error). On success its records are
+// durable; on failure the journal fails for good (its files' state is
+// unknown after a failed fdatasync) and every later call returns the error.
 func (j *Journal) FinishSync(s *SyncJob, err error) {
-	if s != &j.job || !j.inflight {
+	if len(j.inflight) == 0 || j.inflight[0] != s {
+		if slices.Contains(j.inflight, s) {
+			j.failWith(errors.New("journal: rounds finished out of order"))
+		}
 		return
 	}
-	j.inflight = false
+	j.inflight = slices.Delete(j.inflight, 0, 1)
 	for k := range s.writes {
 		j.putBuf(s.writes[k].buf)
 		s.writes[k].buf = nil
 	}
-	s.writes = s.writes[:0]
+	if len(j.jobPool) < poolMax {
+		j.jobPool = append(j.jobPool, s)
+	}
 	if err != nil {
-		if j.err == nil {
-			j.err = fmt.Errorf("journal: round failed, reopen to recover: %w", err)
-		}
+		j.turn.finish(s.num, err) // later jobs must not write behind a failed one
+		j.failWith(fmt.Errorf("journal: round failed, reopen to recover: %w", err))
 		return
 	}
-	j.durableSeq = max(j.durableSeq, s.lastSeq)
+	if j.err == nil {
+		j.durableSeq = max(j.durableSeq, s.lastSeq)
+	}
 }
 
 // Release declares the records with seq < seq no longer needed (their data
