@@ -1,0 +1,48 @@
+// Package nemesis injects faults into a chaos run on a seeded schedule and
+// logs every injection and heal with monotonic times.
+//
+// # Faults
+//
+// A Fault is a name, an availability test and an inject/heal pair:
+//
+//	type Fault struct {
+//	    Name      string
+//	    Available func() error      // nil: usable here; else why not (printed, never faked)
+//	    Inject    func(ctx) error   // break something
+//	    Heal      func(ctx) error   // undo it, and wait until the node is ready again
+//	    Hold      [2]time.Duration  // how long it stays injected: U(Hold[0], Hold[1])
+//	}
+//
+// Catalog builds every fault of CHAOS.md §2.4 for a cluster. On one node the
+// process faults work today: kill (SIGKILL, restart after U(0,3) s),
+// kill-all, terminate (SIGTERM, clean exit ≤ 30 s or the fault fails),
+// pause (SIGSTOP U(2,8) s, SIGCONT) and truncate-tail (SIGKILL, cut the
+// active segment mid-batch inside the journal-covered tail, restart: the
+// broker must repair it from its journal, see package diskfault). The
+// network faults need the cluster issue and root + nftables, the disk
+// faults the FUSE layer, clock-skew and crash-points broker failpoints:
+// their Available says so and they are skipped with that reason.
+//
+// # Schedule (seeded, reproducible)
+//
+//	|-- warm-up --|-- inject U(hold) --|heal|-- gap U(5,10) s --|-- inject … --| … end
+//
+// Plan(seed, …) lays out the cycles until the duration ends; a cycle is
+// "no fault" with probability 1/6. Smoke(…) is the fixed CI sequence. Run
+// executes a plan: for each step it waits until the step's start, injects,
+// holds, heals, and records each event. A failed inject or heal is a
+// finding (e.g. a terminate past 30 s, a node that does not come back),
+// returned in the Report and logged.
+//
+// # Fault log (faults.jsonl in the run directory)
+//
+//	{"ns":15000812345,"ev":"inject","fault":"kill","node":0}
+//	{"ns":15004120001,"ev":"injected","fault":"kill","node":0,"detail":"pid 4711"}
+//	{"ns":16530000000,"ev":"heal","fault":"kill","node":0}
+//	{"ns":17310044210,"ev":"healed","fault":"kill","node":0}
+//	{"ns":29000000000,"ev":"none"}                      a no-fault cycle
+//	{"ns":…,"ev":"error","fault":"terminate","detail":"…no exit within…"}
+//
+// ns is monotonic nanoseconds since the run's origin (the same origin as
+// the history), so faults and operations line up.
+package nemesis

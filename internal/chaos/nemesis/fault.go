@@ -1,0 +1,170 @@
+package nemesis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/petrel-streaming/petrel/internal/chaos/cluster"
+	"github.com/petrel-streaming/petrel/internal/chaos/diskfault"
+)
+
+// Fault is one kind of damage with its undo.
+type Fault struct {
+	Name string
+	// Available is nil when the fault can run here, else why it cannot.
+	Available func() error
+	// Inject breaks something; an error is a finding (e.g. terminate took
+	// more than 30 s).
+	Inject func(ctx context.Context) error
+	// Heal undoes Inject and waits until every node it touched is ready.
+	Heal func(ctx context.Context) error
+	// Hold bounds how long the fault stays injected: U(Hold[0], Hold[1]).
+	Hold [2]time.Duration
+}
+
+// Usable reports whether Available allows the fault.
+func (f Fault) Usable() bool { return f.Available == nil || f.Available() == nil }
+
+// Reasons why a fault cannot run yet; errors.Is-able.
+var (
+	ErrNeedsCluster   = errors.New("needs the cluster issue (3+ nodes) and internal/chaos/netfault (root + nftables in a network namespace): not built yet")
+	ErrNeedsFUSE      = errors.New("needs the FUSE disk layer of internal/chaos/diskfault: not built yet")
+	ErrNeedsLoopExt4  = errors.New("needs a loop-mounted ext4 data dir (root): not built yet")
+	ErrNeedsPeers     = errors.New("needs peers to repair from (the cluster issue): on one node a flipped sealed segment is unrecoverable by design")
+	ErrNeedsFailpoint = errors.New("needs broker failpoints: not built yet")
+)
+
+func unavailable(err error) func() error { return func() error { return err } }
+
+// Catalog is every fault of CHAOS.md §2.4 for c, the unavailable ones
+// with their reason. rng picks target nodes; log receives detail events.
+func Catalog(c *cluster.Cluster, rng *rand.Rand, log *Log) []Fault {
+	nf := &nodeFaults{c: c, rng: rng, log: log}
+	faults := []Fault{
+		nf.kill(), nf.killAll(), nf.terminate(), nf.pause(), nf.truncateTail(),
+	}
+	for _, u := range []struct {
+		name string
+		err  error
+	}{
+		{"isolate", ErrNeedsCluster}, {"majority-minority", ErrNeedsCluster}, {"bridge", ErrNeedsCluster},
+		{"one-way", ErrNeedsCluster}, {"isolate-client-leader", ErrNeedsCluster}, {"lossy-link", ErrNeedsCluster},
+		{"slow-net", ErrNeedsCluster}, {"leader-transfer-storm", ErrNeedsCluster},
+		{"power-fail", ErrNeedsFUSE}, {"power-fail-all", ErrNeedsFUSE}, {"slow-disk", ErrNeedsFUSE},
+		{"eio-fsync", ErrNeedsFUSE}, {"disk-full", ErrNeedsLoopExt4}, {"bitflip", ErrNeedsPeers},
+		{"clock-skew", ErrNeedsFailpoint}, {"crash-points", ErrNeedsFailpoint},
+	} {
+		faults = append(faults, Fault{Name: u.name, Available: unavailable(u.err)})
+	}
+	return faults
+}
+
+// nodeFaults are the process and offline-disk faults; target is the node
+// the current injection hit (one fault at a time).
+type nodeFaults struct {
+	c      *cluster.Cluster
+	rng    *rand.Rand
+	log    *Log
+	mu     sync.Mutex
+	target *cluster.Node
+}
+
+func (nf *nodeFaults) pick() *cluster.Node {
+	nf.mu.Lock()
+	defer nf.mu.Unlock()
+	nodes := nf.c.Nodes()
+	nf.target = nodes[nf.rng.IntN(len(nodes))]
+	return nf.target
+}
+
+func (nf *nodeFaults) picked() *cluster.Node {
+	nf.mu.Lock()
+	defer nf.mu.Unlock()
+	return nf.target
+}
+
+func (nf *nodeFaults) detail(name string, n *cluster.Node, format string, args ...any) {
+	nf.log.Add(Event{Ev: "detail", Fault: name, Node: n.ID, Detail: fmt.Sprintf(format, args...)})
+}
+
+// restart starts the node if it is stopped and waits until it is ready.
+func restart(ctx context.Context, n *cluster.Node) error {
+	if n.Running() {
+		return n.WaitReady(ctx)
+	}
+	return n.Start(ctx)
+}
+
+func (nf *nodeFaults) kill() Fault {
+	return Fault{Name: "kill", Hold: [2]time.Duration{0, 3 * time.Second},
+		Inject: func(context.Context) error {
+			n := nf.pick()
+			nf.detail("kill", n, "SIGKILL pid %d", n.Pid())
+			return n.Kill()
+		},
+		Heal: func(ctx context.Context) error { return restart(ctx, nf.picked()) },
+	}
+}
+
+func (nf *nodeFaults) killAll() Fault {
+	return Fault{Name: "kill-all", Hold: [2]time.Duration{0, 3 * time.Second},
+		Inject: func(context.Context) error { return nf.c.KillAll() },
+		Heal:   func(ctx context.Context) error { return nf.c.Start(ctx) },
+	}
+}
+
+func (nf *nodeFaults) terminate() Fault {
+	return Fault{Name: "terminate", Hold: [2]time.Duration{0, 3 * time.Second},
+		Inject: func(context.Context) error {
+			n := nf.pick()
+			took, err := n.Terminate()
+			nf.detail("terminate", n, "exit after SIGTERM in %v", took.Round(time.Millisecond))
+			return err
+		},
+		Heal: func(ctx context.Context) error { return restart(ctx, nf.picked()) },
+	}
+}
+
+func (nf *nodeFaults) pause() Fault {
+	return Fault{Name: "pause", Hold: [2]time.Duration{2 * time.Second, 8 * time.Second},
+		Inject: func(context.Context) error { return nf.pick().Pause() },
+		Heal: func(ctx context.Context) error {
+			n := nf.picked()
+			if err := n.Resume(); err != nil {
+				return err
+			}
+			return n.WaitReady(ctx)
+		},
+	}
+}
+
+// truncateTail: SIGKILL, then cut the active segment of a partition mid
+// batch inside the journal-covered tail (package diskfault); the broker
+// must repair it from the journal. No covered tail: nothing is cut.
+func (nf *nodeFaults) truncateTail() Fault {
+	return Fault{Name: "truncate-tail", Hold: [2]time.Duration{0, time.Second},
+		Inject: func(context.Context) error {
+			n := nf.pick()
+			if err := n.Kill(); err != nil {
+				return err
+			}
+			nf.mu.Lock()
+			cut, err := diskfault.TruncateTail(n.DataDir, nf.rng)
+			nf.mu.Unlock()
+			switch {
+			case errors.Is(err, diskfault.ErrNothingCovered):
+				nf.detail("truncate-tail", n, "nothing cut: %v", err)
+				return nil
+			case err != nil:
+				return err
+			}
+			nf.detail("truncate-tail", n, "%v", cut)
+			return nil
+		},
+		Heal: func(ctx context.Context) error { return restart(ctx, nf.picked()) },
+	}
+}
