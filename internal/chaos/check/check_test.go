@@ -20,7 +20,7 @@ func cleanHistory() *hb {
 	c.ok(0)
 	a.ok(1)
 	b.list(7, t0, 2)
-	b.send(1, t0, "p1-2", true).info() // applied at 2
+	b.send(1, t0, "p1-2", true).info()  // applied at 2
 	b.send(2, t0, "p2-2", false).info() // never applied
 	b.send(2, t0, "p2-3", false).fail()
 	b.poll(5, t0, recs(0, "p2-1", 1, "p1-1"))
