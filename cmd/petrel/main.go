@@ -1,5 +1,6 @@
 // Command petrel is the Petrel binary: `petrel serve` runs a node; the
-// other subcommands are tools (bench; the operator CLI comes later).
+// other subcommands are the operator CLI (topic, group, cluster, profile)
+// and tools (bench).
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/petrel-streaming/petrel/internal/bench"
+	"github.com/petrel-streaming/petrel/internal/cli"
 	"github.com/petrel-streaming/petrel/internal/config"
 	"github.com/petrel-streaming/petrel/internal/node"
 )
@@ -27,6 +29,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCommand(), bench.NewCommand(logger))
+	root.AddCommand(cli.Commands(cli.OSDeps())...)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "petrel:", err)
 		os.Exit(1)
