@@ -45,6 +45,9 @@ type Config struct {
 	// RetentionCheckInterval is how often segment.bytes, segment.ms,
 	// retention.ms and retention.bytes are applied (default 1 minute).
 	RetentionCheckInterval time.Duration
+	// DisablePartitionMetrics drops the metric series with a partition
+	// label (consumer lag is then per group and topic); default: exported.
+	DisablePartitionMetrics bool
 	// Logger receives the broker's logs (default: discarded).
 	Logger *slog.Logger
 }
@@ -62,7 +65,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		AdminAddr: cfg.AdminAddr, Shards: cfg.Shards, MemoryBytes: cfg.MemoryBytes,
 		AutoCreateTopics: cfg.AutoCreateTopics, DefaultPartitions: cfg.DefaultPartitions,
 		GroupInitialRebalanceDelay: cfg.GroupInitialRebalanceDelay, Logger: cfg.Logger,
-		RetentionCheckInterval: cfg.RetentionCheckInterval,
+		RetentionCheckInterval: cfg.RetentionCheckInterval, DisablePartitionMetrics: cfg.DisablePartitionMetrics,
 	})
 	if err != nil {
 		return nil, err

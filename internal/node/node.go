@@ -19,7 +19,9 @@ import (
 	"time"
 
 	"github.com/petrel-streaming/petrel/internal/cluster"
+	"github.com/petrel-streaming/petrel/internal/config"
 	"github.com/petrel-streaming/petrel/internal/kafka"
+	"github.com/petrel-streaming/petrel/internal/metrics"
 	"github.com/petrel-streaming/petrel/internal/model"
 	"github.com/petrel-streaming/petrel/internal/partition"
 	"github.com/petrel-streaming/petrel/internal/shard"
@@ -54,6 +56,14 @@ type Config struct {
 	// SetGoMemoryLimit sets the process's Go memory limit to the memory
 	// setting: for `petrel serve`, not for a program embedding a broker.
 	SetGoMemoryLimit bool
+	// DisablePartitionMetrics drops every metric series with a partition
+	// label (consumer lag is then summed per group and topic): for nodes
+	// with very many partitions. Default: the series are exported.
+	DisablePartitionMetrics bool
+	// Settings is the resolved configuration the command line built this
+	// Config from, served by /v1/cluster_config; nil: the defaults with
+	// this Config's fields laid over them.
+	Settings *config.Config
 	// FS is the file system (default: the OS's).
 	FS     vfs.FS
 	Logger *slog.Logger
@@ -82,6 +92,7 @@ type Node struct {
 	ctrl     *controller
 	replicas sync.Map // model.PartitionKey → *partition.Replica
 	groups   *groups
+	metrics  *metrics.Metrics
 
 	stopRetain chan struct{}
 
@@ -111,7 +122,9 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if cfg.DefaultPartitions <= 0 {
 		cfg.DefaultPartitions = 1
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, fs: cfg.FS}
+	m := metrics.New(metrics.Options{PartitionSeries: !cfg.DisablePartitionMetrics})
+	cfg.FS = m.InstrumentFS(cfg.FS) // fsync latency and bytes per sync
+	n := &Node{cfg: cfg, log: cfg.Logger, fs: cfg.FS, metrics: m}
 	defer func() {
 		if err != nil {
 			n.abort()
@@ -288,6 +301,7 @@ func (n *Node) serve() error {
 	if err != nil {
 		return err
 	}
+	srv.Observe(kafkaObserver{n})
 	n.kafkaSrv = srv
 	n.wg.Add(1)
 	go func() {
