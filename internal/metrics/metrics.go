@@ -81,7 +81,7 @@ func New(opts Options) *Metrics {
 	}, []string{"file"})
 	m.roundBytes = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "petrel_storage_round_bytes",
-		Help: "Bytes made durable by one sync, by file kind: for the journal, the group-commit batch of a sync round.",
+		Help: "Bytes written to a file since its previous sync and made durable by one fdatasync, by file kind: for the journal, the group-commit batch of a sync round.",
 		// 512 B .. 128 MiB, times four.
 		Buckets: prometheus.ExponentialBuckets(512, 4, 10),
 	}, []string{"file"})
@@ -159,11 +159,4 @@ func (m *Metrics) pruneTopics(exists func(string) bool) {
 		}
 		return true
 	})
-}
-
-// observeSync records one fsync of bytes (written since the file's
-// previous sync) that took took.
-func (m *Metrics) observeSync(kind string, bytes int64, took time.Duration) {
-	m.fsync.WithLabelValues(kind).Observe(took.Seconds())
-	m.roundBytes.WithLabelValues(kind).Observe(float64(bytes))
 }
