@@ -1,0 +1,27 @@
+// Command petrel-chaos runs Petrel's chaos harness (CHAOS.md §2): it starts
+// real `petrel serve` processes, drives franz-go clients against them while
+// a seeded nemesis injects faults, heals, reads everything back, and runs
+// the checkers over the recorded history.
+//
+//	petrel-chaos --smoke                        # the fixed CI sequence, ≈1.5 min
+//	petrel-chaos --duration 10m                 # random faults, random seed (printed)
+//	petrel-chaos --seed 1731 --duration 10m     # replay a schedule
+//
+// Phases: build the broker if --binary is absent → start the nodes → create
+// topics → warm-up → fault cycles (workload running) → heal every fault,
+// wait ready → final reads (brand-new consumers, 0 → HW) → SIGTERM the
+// nodes → checks.
+//
+// Output (CHAOS.md §2.7): a header line (seed, mode, nodes), the faults
+// injected and the faults skipped with the reason, the ops line, one line
+// per check, "chaos: N passed, M failed" and one JSON summary line, also
+// written to <run>/summary.json. Exit status 1 when a safety check fails,
+// 2 when the run could not be carried out. The run directory
+// (history.jsonl, faults.jsonl, schedule.json, node-*/petrel.log,
+// node-*/data) is deleted when every check passed and kept, with its path
+// printed, otherwise (or with --keep).
+//
+// Today Petrel is one node: --nodes > 1 is refused until the cluster issue,
+// and the faults that need it (network, FUSE disk, failpoints) are listed
+// as skipped with their reason, never faked.
+package main

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// errChecksFailed: a safety check failed (exit status 1).
+var errChecksFailed = errors.New("safety checks failed")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := newCommand().ExecuteContext(ctx)
+	stop()
+	switch {
+	case err == nil:
+	case errors.Is(err, errChecksFailed):
+		os.Exit(1)
+	default:
+		fmt.Fprintln(os.Stderr, "petrel-chaos:", err)
+		os.Exit(2)
+	}
+}
+
+func newCommand() *cobra.Command {
+	var o options
+	cmd := &cobra.Command{
+		Use:           "petrel-chaos",
+		Short:         "Run Petrel's chaos harness: faults, a recorded workload, checkers",
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return run(cmd.Context(), o, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.Uint64Var(&o.seed, "seed", 0, "schedule and workload seed (0: random, printed)")
+	f.DurationVar(&o.duration, "duration", 10*time.Minute, "fault phase length, warm-up included (ignored with --smoke)")
+	f.IntVar(&o.nodes, "nodes", 1, "brokers (1 until the cluster issue)")
+	f.StringVar(&o.binary, "binary", "", "petrel binary (default: build ./cmd/petrel into the run dir; built there if the path is absent)")
+	f.StringVar(&o.runDir, "run-dir", "", "run directory (default: a new temporary directory)")
+	f.BoolVar(&o.smoke, "smoke", false, "the fixed CI sequence: kill -9, pause 8 s, kill-all, terminate, truncate-tail; 5 s gaps; 30 s final read")
+	f.BoolVar(&o.keep, "keep", false, "keep the run directory even when every check passes")
+	f.IntVar(&o.rate, "rate", 300, "records/s over every producer")
+	f.BoolVar(&o.noG18, "no-g18", false, "do not hold ListOffsets(latest) to linearizability (G18)")
+	f.BoolVar(&o.race, "race", false, "build the broker with -race (when --binary is built)")
+	return cmd
+}

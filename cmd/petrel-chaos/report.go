@@ -1,0 +1,180 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os/exec"
+	"runtime/debug"
+	"sort"
+	"strings"
+
+	"github.com/petrel-streaming/petrel/internal/chaos/check"
+	"github.com/petrel-streaming/petrel/internal/chaos/history"
+	"github.com/petrel-streaming/petrel/internal/chaos/nemesis"
+)
+
+// opCounts are the figures of the ops line.
+type opCounts struct {
+	SendInvoked   int `json:"send_invoked"`
+	SendOK        int `json:"send_ok"`
+	SendFail      int `json:"send_fail"`
+	SendInfo      int `json:"send_info"`
+	InfoLaterSeen int `json:"info_later_seen"`
+	Polls         int `json:"polls"`
+	ListOffsets   int `json:"list_offsets"`
+	Commits       int `json:"commits"`
+	FetchOffsets  int `json:"fetch_offsets"`
+	Reads         int `json:"reads"`
+}
+
+// summary is the JSON line of CHAOS.md §2.7 (the figures this run has).
+type summary struct {
+	Tool          string            `json:"tool"`
+	Version       int               `json:"version"`
+	Seed          uint64            `json:"seed"`
+	Git           string            `json:"git"`
+	Mode          string            `json:"mode"`
+	Smoke         bool              `json:"smoke"`
+	DurationS     float64           `json:"duration_s"`
+	Nodes         int               `json:"nodes"`
+	Partitions    int               `json:"partitions"`
+	Faults        map[string]int    `json:"faults"`
+	FaultsHealed  int               `json:"faults_healed"`
+	FaultsSkipped map[string]string `json:"faults_skipped"`
+	Ops           opCounts          `json:"ops"`
+	Figures       map[string]int    `json:"figures"` // count per check: acked_lost is lost-write's
+	Linearizable  map[string]string `json:"linearizable"`
+	Checks        []check.Result    `json:"checks"`
+	Passed        int               `json:"passed"`
+	Failed        int               `json:"failed"`
+	SafetyFailed  int               `json:"safety_failed"`
+}
+
+func newSummary(o options, rep nemesis.Report, skipped map[string]string, ops []history.Op, results []check.Result) *summary {
+	s := &summary{Tool: "petrel-chaos", Version: 1, Seed: o.seed, Git: gitRev(), Mode: "loopback", Smoke: o.smoke,
+		DurationS: o.duration.Seconds(), Nodes: o.nodes, Partitions: 6, Faults: rep.Injected, FaultsSkipped: skipped,
+		Ops: countOps(ops), Figures: map[string]int{}, Linearizable: map[string]string{}, Checks: results}
+	if o.smoke {
+		s.DurationS = 0
+	}
+	for _, n := range rep.Healed {
+		s.FaultsHealed += n
+	}
+	for _, r := range results {
+		s.Figures[strings.ReplaceAll(r.Name, "-", "_")] = r.Count
+		if r.Name == "linearizable" {
+			s.Linearizable["lin"] = r.Detail
+		}
+		if r.Severity == check.Safety && !r.Passed && !r.Inconclusive {
+			s.SafetyFailed++
+		}
+	}
+	s.Figures["acked_lost"] = s.Figures["lost_write"]
+	s.Passed, s.Failed = check.Summarize(results)
+	return s
+}
+
+// countOps counts completions by type, and info sends whose value some
+// poll or read saw.
+func countOps(ops []history.Op) opCounts {
+	var c opCounts
+	seen := map[string]bool{}
+	for _, o := range ops {
+		if (o.Type == history.Poll || o.Type == history.Read) && o.Phase == history.OK {
+			for _, r := range o.Records {
+				seen[r.Value] = true
+			}
+		}
+	}
+	for _, o := range ops {
+		if o.Phase == history.Invoke {
+			if o.Type == history.Send {
+				c.SendInvoked++
+			}
+			continue
+		}
+		switch o.Type {
+		case history.Send:
+			switch o.Phase {
+			case history.OK:
+				c.SendOK++
+			case history.Fail:
+				c.SendFail++
+			default:
+				c.SendInfo++
+				if seen[o.Value] {
+					c.InfoLaterSeen++
+				}
+			}
+		case history.Poll:
+			c.Polls++
+		case history.ListOffsets:
+			c.ListOffsets++
+		case history.Commit:
+			c.Commits++
+		case history.FetchOffset:
+			c.FetchOffsets++
+		case history.Read:
+			c.Reads++
+		}
+	}
+	return c
+}
+
+// print writes the §2.7 text: faults, ops, one line per check, the tally
+// and the JSON line.
+func (s *summary) print(w io.Writer, results []check.Result) error {
+	var b strings.Builder
+	b.WriteString("faults:")
+	names := make([]string, 0, len(s.Faults))
+	for n := range s.Faults {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(&b, " %s=%d", n, s.Faults[n])
+	}
+	fmt.Fprintf(&b, " (healed %d)\n", s.FaultsHealed)
+	o := s.Ops
+	fmt.Fprintf(&b, "ops: send invoked=%d ok=%d fail=%d info=%d (info later seen: %d); polls=%d; list_offsets=%d; commits=%d; fetch_offsets=%d; reads=%d\n",
+		o.SendInvoked, o.SendOK, o.SendFail, o.SendInfo, o.InfoLaterSeen, o.Polls, o.ListOffsets, o.Commits, o.FetchOffsets, o.Reads)
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return err
+	}
+	if err := check.Format(w, results); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "chaos: %d passed, %d failed\n", s.Passed, s.Failed)
+	j, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", j)
+	return err
+}
+
+// skippedMap maps each skipped fault to its reason.
+func skippedMap(skipped []string) map[string]string {
+	m := map[string]string{}
+	for _, s := range skipped {
+		name, reason, _ := strings.Cut(s, ": ")
+		m[name] = reason
+	}
+	return m
+}
+
+// gitRev is the commit the harness was built from, or "unknown".
+func gitRev() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 7 {
+				return s.Value[:7]
+			}
+		}
+	}
+	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+		return strings.TrimSpace(string(out))
+	}
+	return "unknown"
+}

@@ -1,0 +1,286 @@
+package main
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/petrel-streaming/petrel/internal/chaos/check"
+	"github.com/petrel-streaming/petrel/internal/chaos/cluster"
+	"github.com/petrel-streaming/petrel/internal/chaos/history"
+	"github.com/petrel-streaming/petrel/internal/chaos/nemesis"
+	"github.com/petrel-streaming/petrel/internal/chaos/workload"
+)
+
+// options are the command's flags.
+type options struct {
+	seed           uint64
+	duration       time.Duration
+	nodes          int
+	binary, runDir string
+	smoke, keep    bool
+	rate           int
+	noG18, race    bool
+}
+
+// Phase lengths (CHAOS.md §2.4).
+const (
+	quiesce           = 15 * time.Second
+	finalBudget       = 60 * time.Second
+	finalBudgetSmoke  = 30 * time.Second
+	terminateAtTheEnd = 30 * time.Second
+)
+
+// run is one chaos run; see doc.go for the phases.
+func run(ctx context.Context, o options, out io.Writer) (err error) {
+	if o.seed == 0 {
+		var b [8]byte
+		_, _ = crand.Read(b[:])
+		o.seed = binary.LittleEndian.Uint64(b[:]) >> 1
+	}
+	if o.runDir == "" {
+		if o.runDir, err = os.MkdirTemp("", "petrel-chaos-"); err != nil {
+			return err
+		}
+	} else if err := os.MkdirAll(o.runDir, 0o755); err != nil {
+		return err
+	}
+	passed := false
+	defer func() {
+		if passed && !o.keep {
+			os.RemoveAll(o.runDir)
+			return
+		}
+		fmt.Fprintf(out, "run directory kept: %s (replay: --seed %d)\n", o.runDir, o.seed)
+	}()
+	logf, err := os.Create(filepath.Join(o.runDir, "harness.log"))
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	logger := slog.New(slog.NewTextHandler(logf, nil))
+	fmt.Fprintf(out, "petrel-chaos seed=%d mode=loopback nodes=%d partitions=%d duration=%s rate=%d/s git=%s run=%s\n",
+		o.seed, o.nodes, 6, modeDuration(o), o.rate, gitRev(), o.runDir)
+
+	if o.binary == "" {
+		o.binary = filepath.Join(o.runDir, "petrel")
+	}
+	if _, err := os.Stat(o.binary); err != nil {
+		root, err := cluster.ModuleRoot(".")
+		if err != nil {
+			return err
+		}
+		bctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		_, err = cluster.Build(bctx, cluster.BuildOptions{ModuleDir: root, Out: o.binary, Race: o.race})
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	c, err := cluster.New(cluster.Config{Binary: o.binary, Dir: o.runDir, Nodes: o.nodes, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	origin := time.Now()
+	histf, err := os.Create(filepath.Join(o.runDir, "history.jsonl"))
+	if err != nil {
+		return err
+	}
+	defer histf.Close()
+	rec := history.NewRecorder(histf)
+	faultf, err := os.Create(filepath.Join(o.runDir, "faults.jsonl"))
+	if err != nil {
+		return err
+	}
+	defer faultf.Close()
+	flog := nemesis.NewLog(faultf, origin)
+
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	w := workload.New(workload.Config{Seeds: c.Seeds(), Rec: rec, Seed: o.seed, Rate: o.rate, Logger: logger})
+	if err := w.Setup(ctx); err != nil {
+		return err
+	}
+	faults := nemesis.Catalog(c, rand.New(rand.NewPCG(o.seed, 0x746172676574)), flog)
+	var sched nemesis.Schedule
+	var skipped []string
+	if o.smoke {
+		sched, skipped = nemesis.Smoke(faults)
+	} else {
+		sched = nemesis.Plan(o.seed, faults, nemesis.PlanOptions{Duration: o.duration})
+	}
+	skipped = appendUnusable(skipped, faults)
+	for _, s := range skipped {
+		fmt.Fprintf(out, "skipped: %s\n", s)
+	}
+	if b, err := json.MarshalIndent(sched, "", " "); err == nil {
+		_ = os.WriteFile(filepath.Join(o.runDir, "schedule.json"), b, 0o644)
+	}
+
+	// Fault phase: the workload runs until the schedule (and, for a random
+	// run, the duration) is over.
+	wctx, stopWork := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { w.Run(wctx) })
+	rep := nemesis.Run(ctx, sched, faults, flog)
+	if !o.smoke {
+		sleepUntil(ctx, origin.Add(o.duration))
+	}
+	healErr := healAll(ctx, c)
+	if !o.smoke && healErr == nil {
+		sleepUntil(ctx, time.Now().Add(quiesce))
+	}
+	stopWork()
+	wg.Wait()
+	budget := finalBudget
+	if o.smoke {
+		budget = finalBudgetSmoke
+	}
+	finalErr := w.FinalRead(context.WithoutCancel(ctx), budget)
+	stopErrs := terminateAll(c)
+	if err := rec.Close(); err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted: %w", ctx.Err())
+	}
+
+	ops, err := readHistory(filepath.Join(o.runDir, "history.jsonl"))
+	if err != nil {
+		return err
+	}
+	results := check.All(check.Input{Ops: ops, NoG18: o.noG18})
+	results = append(results,
+		harnessResult("broker-crash", problemsOf(c, stopErrs)),
+		harnessResult("nemesis", rep.Errors),
+		harnessResult("final-read", errStrings(errors.Join(healErr, finalErr))))
+	s := newSummary(o, rep, skippedMap(skipped), ops, results)
+	if err := s.print(out, results); err != nil {
+		return err
+	}
+	if b, err := json.Marshal(s); err == nil {
+		_ = os.WriteFile(filepath.Join(o.runDir, "summary.json"), append(b, '\n'), 0o644)
+	}
+	if s.SafetyFailed > 0 {
+		return errChecksFailed
+	}
+	passed = s.Failed == 0
+	return nil
+}
+
+func modeDuration(o options) string {
+	if o.smoke {
+		return "smoke"
+	}
+	return fmt.Sprintf("%.0fs", o.duration.Seconds())
+}
+
+// healAll resumes paused nodes, starts stopped ones and waits until every
+// node is ready.
+func healAll(ctx context.Context, c *cluster.Cluster) error {
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), nemesis.HealTimeout)
+	defer cancel()
+	var errs []error
+	for _, n := range c.Nodes() {
+		if n.Paused() {
+			errs = append(errs, n.Resume())
+		}
+		if n.Running() {
+			errs = append(errs, n.WaitReady(hctx))
+		} else {
+			errs = append(errs, n.Start(hctx))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// terminateAll stops every node with SIGTERM (G13: clean, ≤ 30 s).
+func terminateAll(c *cluster.Cluster) []string {
+	var out []string
+	for _, n := range c.Nodes() {
+		if !n.Running() {
+			continue
+		}
+		if took, err := n.Terminate(); err != nil {
+			out = append(out, fmt.Sprintf("final SIGTERM after %v: %v", took.Round(time.Millisecond), err))
+		}
+	}
+	return out
+}
+
+func problemsOf(c *cluster.Cluster, extra []string) []string {
+	for _, p := range c.Problems(50) {
+		extra = append(extra, p.String())
+	}
+	return extra
+}
+
+func errStrings(err error) []string {
+	if err == nil {
+		return nil
+	}
+	return []string{err.Error()}
+}
+
+// harnessResult is a check the harness itself answers: each finding fails it.
+func harnessResult(name string, findings []string) check.Result {
+	r := check.Result{Name: name, Severity: check.Safety, Count: len(findings), Passed: len(findings) == 0}
+	for _, f := range findings[:min(len(findings), 8)] {
+		if len(f) > 400 {
+			f = f[:400] + "…"
+		}
+		r.Examples = append(r.Examples, f)
+	}
+	return r
+}
+
+// appendUnusable adds the catalog's unusable faults not already named.
+func appendUnusable(skipped []string, faults []nemesis.Fault) []string {
+	seen := map[string]bool{}
+	for _, s := range skipped {
+		name, _, _ := strings.Cut(s, ":")
+		seen[name] = true
+	}
+	for _, f := range faults {
+		if !f.Usable() && !seen[f.Name] {
+			skipped = append(skipped, fmt.Sprintf("%s: %v", f.Name, f.Available()))
+		}
+	}
+	return skipped
+}
+
+func sleepUntil(ctx context.Context, t time.Time) {
+	d := time.Until(t)
+	if d <= 0 {
+		return
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+	case <-ctx.Done():
+	}
+}
+
+func readHistory(path string) ([]history.Op, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return history.ReadAll(f)
+}
