@@ -65,7 +65,7 @@ func TestCleanHistoryPasses(t *testing.T) {
 	if r := res[15]; r.Name != "unseen-final" || r.Count != 2 { // p2-2 and p6-2
 		t.Errorf("unseen-final %+v, want count 2", r)
 	}
-	if r := res[16]; !strings.HasPrefix(r.Detail, "lin: ok (7 ops") {
+	if r := res[16]; !strings.HasPrefix(r.Detail, "lin: ok (6 ops") {
 		t.Errorf("linearizable detail %q", r.Detail)
 	}
 	var buf bytes.Buffer

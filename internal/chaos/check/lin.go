@@ -16,9 +16,10 @@ import (
 // topic as a log with porcupine:
 //
 //	send(v) → o        legal iff o = len(log); log = log + [v]
-//	send(v) → ?        (info) always legal; log = log + [v]; Return = +∞, so
-//	                   it may take effect at any time after its invoke, or
-//	                   in effect never (linearized last)
+//	send(v) → ?        (info) Return = +∞: it may take effect at any time
+//	                   after its invoke. Left out if no reader saw v (it did
+//	                   not happen: the final read holds every record); its
+//	                   output is the offset readers saw v at, if just one
 //	list_offsets → hw  legal iff hw = len(log) (left out with NoG18)
 //	poll/read → recs   legal iff log[o] = v for every record (o, v)
 //
@@ -135,8 +136,12 @@ func (v *view) linOps() map[history.TP][]porcupine.Operation {
 		switch {
 		case o.Type == history.Send && o.Phase == history.OK:
 			p.Input, p.Output = linInput{kind: o.Type, value: o.Value}, linOutput{o.Offset, true}
-		case o.Type == history.Send: // info: may take effect any time, or never
-			p.Input, p.Output, p.Return = linInput{kind: o.Type, value: o.Value}, linOutput{}, math.MaxInt64
+		case o.Type == history.Send: // info: may take effect any time after its invoke
+			out, read := v.infoSendOffset(o)
+			if !read {
+				continue
+			}
+			p.Input, p.Output, p.Return = linInput{kind: o.Type, value: o.Value}, out, math.MaxInt64
 		case o.Phase != history.OK:
 			continue
 		case o.Type == history.ListOffsets && !v.in.NoG18:
@@ -149,6 +154,22 @@ func (v *view) linOps() map[history.TP][]porcupine.Operation {
 		m[o.TP()] = append(m[o.TP()], p)
 	}
 	return m
+}
+
+// infoSendOffset decides what the model knows of an info send. One no
+// reader saw did not take effect (the final read holds every record), so it
+// is left out; one read at a single offset took effect there; one read at
+// several offsets took effect somewhere. Fixing what the reads show keeps
+// porcupine from trying every place for every info send (k! orders).
+func (v *view) infoSendOffset(o *op) (out linOutput, read bool) {
+	at := v.readAt[o.Value]
+	if len(at) == 0 {
+		return linOutput{}, false
+	}
+	if len(at) == 1 && at[0].tp == o.TP() {
+		return linOutput{at[0].off, true}, true
+	}
+	return linOutput{}, true
 }
 
 // linearizable checks the lin topic with porcupine within in.LinTimeout;
