@@ -325,7 +325,9 @@ var mutations = []mutation{
 		return true
 	}},
 	{"a list_offsets lower than an earlier one", "hw-regression", func(m *mutable) bool {
-		i := m.pick(func(o *history.Op) bool { return o.Type == history.ListOffsets && o.Phase == history.OK && o.Offset > 0 })
+		i := m.pick(func(o *history.Op) bool {
+			return o.Type == history.ListOffsets && o.Phase == history.OK && o.Offset > 0
+		})
 		if i < 0 {
 			return false
 		}
@@ -355,7 +357,9 @@ var mutations = []mutation{
 		return true
 	}},
 	{"a fetched group offset lost", "group-offset-lost", func(m *mutable) bool {
-		i := m.pick(func(o *history.Op) bool { return o.Type == history.FetchOffset && o.Phase == history.OK && o.Offset >= 0 })
+		i := m.pick(func(o *history.Op) bool {
+			return o.Type == history.FetchOffset && o.Phase == history.OK && o.Offset >= 0
+		})
 		if i < 0 {
 			return false
 		}
@@ -369,7 +373,9 @@ var mutations = []mutation{
 		return false
 	}},
 	{"a fetched group offset regressed", "group-offset-regression", func(m *mutable) bool {
-		i := m.pick(func(o *history.Op) bool { return o.Type == history.FetchOffset && o.Phase == history.OK && o.Offset >= 0 })
+		i := m.pick(func(o *history.Op) bool {
+			return o.Type == history.FetchOffset && o.Phase == history.OK && o.Offset >= 0
+		})
 		if i < 0 {
 			return false
 		}
