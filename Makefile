@@ -72,3 +72,26 @@ crash:
 # Client compatibility suite against the real broker (scripts/compat.sh).
 compat:
 	GO=$(GO) ./scripts/compat.sh
+
+# Chaos harness (CHAOS.md §2, cmd/petrel-chaos; one node until the cluster
+# issue). chaos-smoke: the fixed CI sequence (`make test` runs it too, as
+# test/chaos TestChaosSmoke); chaos: 10 min of random faults, random seed
+# (printed); chaos-soak: several seeds back to back, stopping at the first
+# failure (its run directory is kept and printed).
+SEEDS    ?= 1 2 3
+DURATION ?= 30m
+.PHONY: chaos-bin chaos-smoke chaos chaos-soak
+chaos-bin:
+	@mkdir -p bin && $(GO) build -o bin/petrel ./cmd/petrel && $(GO) build -o bin/petrel-chaos ./cmd/petrel-chaos
+
+chaos-smoke: chaos-bin
+	bin/petrel-chaos --smoke --binary bin/petrel
+
+chaos: chaos-bin
+	bin/petrel-chaos --duration 10m --binary bin/petrel
+
+chaos-soak: chaos-bin
+	@for s in $(SEEDS); do \
+		echo "== chaos-soak seed $$s duration $(DURATION)"; \
+		bin/petrel-chaos --seed $$s --duration $(DURATION) --binary bin/petrel || exit 1; \
+	done

@@ -56,6 +56,9 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	} else if err := os.MkdirAll(o.runDir, 0o755); err != nil {
 		return err
 	}
+	if o.runDir, err = filepath.Abs(o.runDir); err != nil {
+		return err
+	}
 	passed := false
 	defer func() {
 		if passed && !o.keep {
@@ -75,6 +78,9 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 
 	if o.binary == "" {
 		o.binary = filepath.Join(o.runDir, "petrel")
+	}
+	if o.binary, err = filepath.Abs(o.binary); err != nil { // nodes run in their own directories
+		return err
 	}
 	if _, err := os.Stat(o.binary); err != nil {
 		root, err := cluster.ModuleRoot(".")
