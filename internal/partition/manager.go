@@ -22,21 +22,31 @@ type held struct {
 	msgs []*pb.Message
 }
 
+// round is a sync round in flight and the responses it releases.
+type round struct {
+	r      *engine.Round
+	held   []held
+	waited bool
+	err    error
+}
+
 // Manager drives the Raft groups of one shard over the shard's storage
 // engine: it is the shard's Loop. After every batch of inbox messages it
 // takes each dirty group's Ready, stages every group's appends and hard
-// states into the engine, and runs one sync round for all of them on a
-// helper goroutine; when the round ends, the groups hear that their
-// writes are durable, commit, and their waiting produce requests complete.
-// It lives on its shard: every method is owner-only.
+// states into the engine, and starts one sync round for all of them on a
+// helper goroutine; the next round may start while one is in flight (the
+// engine bounds them). When a round ends (rounds end in order), the
+// groups it carried hear that their writes are durable, commit, and their
+// waiting produce requests complete. It lives on its shard: every method is
+// owner-only.
 type Manager struct {
 	eng      *engine.Engine
 	logger   *slog.Logger
 	replicas map[model.PartitionKey]*Replica
 	dirty    []*Replica
-	held     []held
+	held     []held     // responses whose writes are staged, not yet in a round
 	lazy     []*Replica // commit-only hard states waiting for a round
-	inFlight bool
+	rounds   []*round   // in flight, oldest first
 	err      error
 	scratch  []byte
 	// Rounds counts finished sync rounds (tests, stats).
@@ -90,34 +100,40 @@ func (m *Manager) Err() error { return m.err }
 
 // AfterBatch implements shard.Loop.
 func (m *Manager) AfterBatch(s *shard.Shard) {
-	if m.inFlight || m.err != nil {
+	if m.err != nil || m.eng.InFlight() >= m.maxRounds() {
 		return
 	}
-	if !m.eng.Pending() {
-		// A blocked round leaves work staged: finish it before taking
-		// more from Raft, so a group never stages over staged entries.
-		for pass := 0; ; pass++ {
-			m.takeReady()
-			if m.eng.Pending() || m.err != nil {
-				break
-			}
-			if len(m.held) == 0 || pass == 64 {
-				if len(m.dirty) > 0 {
-					// Still work: come back in the next iteration rather
-					// than sleep on dirty groups.
-					_ = s.Send(s.ID(), func(*shard.Shard) {})
-				}
-				m.eng.Idle()
-				return
-			}
-			// Responses with nothing to write (a pre-vote, an append
-			// already durable): every earlier write is durable, so they
-			// go now, and may make their groups ready again.
-			m.deliverHeld()
+	for pass := 0; ; pass++ {
+		m.takeReady()
+		if m.err != nil {
+			return
 		}
-	}
-	if m.err != nil {
-		return
+		if m.eng.CanStart() {
+			break
+		}
+		if len(m.held) == 0 || pass == 64 {
+			if len(m.dirty) > 0 {
+				// Still work: come back in the next iteration rather
+				// than sleep on dirty groups.
+				_ = s.Send(s.ID(), func(*shard.Shard) {})
+			}
+			if len(m.rounds) == 0 {
+				m.eng.Idle()
+			}
+			return
+		}
+		if len(m.rounds) > 0 {
+			// Responses with nothing to write (a pre-vote, an append
+			// already staged in a round in flight): they go when the
+			// newest round in flight ends, as every earlier write is
+			// durable then.
+			last := m.rounds[len(m.rounds)-1]
+			last.held = append(last.held, m.takeHeld()...)
+			return
+		}
+		// Nothing in flight and nothing to write: every earlier write is
+		// durable, so they go now, and may make their groups ready again.
+		m.deliverHeld(m.takeHeld())
 	}
 	m.flushLazy()
 	r, err := m.eng.StartRound()
@@ -125,28 +141,66 @@ func (m *Manager) AfterBatch(s *shard.Shard) {
 		m.fail(err)
 		return
 	}
-	m.inFlight = true
-	var werr error
+	rd := &round{r: r}
+	if !m.eng.Blocked() {
+		// A blocked round left metadata or partitions staged: their
+		// responses, which cannot be told apart, wait for a later round.
+		rd.held = m.takeHeld()
+	}
+	m.rounds = append(m.rounds, rd)
 	finish := func(*shard.Shard) {
-		m.inFlight = false
-		res := m.eng.FinishRound(r)
+		rd.waited = true
+		m.finishRounds()
+	}
+	if err := s.Go(func() { rd.err = r.Wait() }, finish); err != nil {
+		// No room for a helper: wait here (a shard at its pending bound).
+		rd.err = r.Wait()
+		finish(s)
+	}
+}
+
+func (m *Manager) maxRounds() int { return m.eng.MaxRoundsInFlight() }
+
+// takeHeld removes and returns the held responses whose partitions have
+// nothing staged any more: their writes are in a round started by now.
+func (m *Manager) takeHeld() []held {
+	var out []held
+	keep := m.held[:0]
+	for _, h := range m.held {
+		if !h.r.removed && m.eng.Staged(h.r.cfg.Key) {
+			keep = append(keep, h)
+		} else {
+			out = append(out, h)
+		}
+	}
+	clear(m.held[len(keep):])
+	m.held = keep
+	return out
+}
+
+// finishRounds finishes, in order, the rounds whose waits are done.
+func (m *Manager) finishRounds() {
+	for len(m.rounds) > 0 && m.rounds[0].waited {
+		rd := m.rounds[0]
+		m.rounds[0] = nil
+		m.rounds = m.rounds[1:]
+		m.eng.FinishRound(rd.r)
 		m.Rounds++
-		if werr != nil {
-			m.fail(werr)
+		if rd.err != nil {
+			m.fail(rd.err)
 			return
 		}
-		m.finishRound(res)
-	}
-	if err := s.Go(func() { werr = r.Wait() }, finish); err != nil {
-		// No room for a helper: wait here (a shard at its pending bound).
-		werr = r.Wait()
-		finish(s)
+		if err := m.eng.Err(); err != nil {
+			m.fail(err)
+			return
+		}
+		m.deliverHeld(rd.held)
 	}
 }
 
 // Idle implements shard.Loop.
 func (m *Manager) Idle() bool {
-	return !m.inFlight && (m.err != nil || (len(m.dirty) == 0 && !m.eng.Pending()))
+	return len(m.rounds) == 0 && (m.err != nil || (len(m.dirty) == 0 && !m.eng.Pending()))
 }
 
 func (m *Manager) takeReady() {
@@ -170,18 +224,7 @@ func (m *Manager) takeReady() {
 	}
 }
 
-func (m *Manager) finishRound(res engine.Result) {
-	if res.Blocked {
-		// Staged work is still waiting for journal space: its responses
-		// wait for the round that writes it.
-		return
-	}
-	m.deliverHeld()
-}
-
-func (m *Manager) deliverHeld() {
-	hs := m.held
-	m.held = nil
+func (m *Manager) deliverHeld(hs []held) {
 	touched := make(map[*Replica]struct{}, len(hs))
 	for _, h := range hs {
 		if h.r.removed {
@@ -193,7 +236,12 @@ func (m *Manager) deliverHeld() {
 		touched[h.r] = struct{}{}
 	}
 	for r := range touched {
-		r.appendLast, r.appendNext = r.log.LastIndex(), r.log.NextOffset()
+		if m.eng.Settled(r.cfg.Key) {
+			// Resynchronise with the log (a truncation applied at the
+			// end of a round moves it); with work still staged or in
+			// flight, staging keeps its own account.
+			r.appendLast, r.appendNext = r.log.LastIndex(), r.log.NextOffset()
+		}
 		r.publish()
 	}
 }

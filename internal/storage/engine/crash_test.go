@@ -99,30 +99,61 @@ func mustHeader(t *testing.T, raw []byte) storage.EntryHeader {
 
 // round runs rounds until nothing is staged; then everything the model
 // holds is acknowledged. crash, if set, is called at a random point inside
-// the first round, before the engine learns the outcome.
+// the first round, before the engine learns the outcome. Half the time a
+// second round starts while the first is in flight, with more work staged
+// in between (pipelined rounds).
 func (cm *crashModel) round(e *Engine, crash func()) {
-	for tries := 0; ; tries++ {
-		if tries > 50 {
-			cm.t.Fatal("engine stayed blocked for 50 rounds")
-		}
-		r, err := e.StartRound()
-		if err != nil {
-			cm.t.Fatalf("start round: %v", err)
-		}
+	maybeCrash := func() {
 		if crash != nil && cm.rng.IntN(2) == 0 {
 			crash()
 			crash = nil
 		}
+	}
+	start := func() *Round {
+		r, err := e.StartRound()
+		if err != nil {
+			cm.t.Fatalf("start round: %v", err)
+		}
+		return r
+	}
+	finish := func(r *Round) Result {
 		if err := r.Wait(); err != nil {
 			cm.t.Fatalf("wait: %v", err)
+		}
+		res := e.FinishRound(r)
+		if err := e.usable(); err != nil {
+			cm.t.Fatalf("finish round: %v", err)
+		}
+		return res
+	}
+	for tries := 0; ; tries++ {
+		if tries > 50 {
+			cm.t.Fatal("engine stayed blocked for 50 rounds")
+		}
+		rounds := []*Round{start()}
+		if debugReplay {
+			cm.t.Logf("  round started: %d parts, jlast %d", len(rounds[0].parts), e.j.LastSeq())
+		}
+		maybeCrash()
+		if cm.rng.IntN(2) == 0 {
+			for range 1 + cm.rng.IntN(3) {
+				cm.randomStage(e, cm.parts[cm.rng.IntN(len(cm.parts))], cm.rng.IntN(53))
+			}
+			if e.CanStart() {
+				rounds = append(rounds, start())
+				if debugReplay {
+					cm.t.Logf("  second round started: %d parts, jlast %d", len(rounds[1].parts), e.j.LastSeq())
+				}
+				maybeCrash()
+			}
 		}
 		if crash != nil {
 			crash()
 			crash = nil
 		}
-		res := e.FinishRound(r)
-		if err := e.usable(); err != nil {
-			cm.t.Fatalf("finish round: %v", err)
+		var res Result
+		for _, r := range rounds {
+			res = finish(r)
 		}
 		if !e.Pending() {
 			break
@@ -137,6 +168,26 @@ func (cm *crashModel) round(e *Engine, crash func()) {
 		m.acked = append(m.acked[:0], m.cur...)
 		m.ackedStart, m.ackedHS, m.ackedHSSet = m.start, m.hs, m.hsSet
 		m.cutPending = 0
+	}
+}
+
+// randomStage stages an append (op < 48) or a conflicting append (op < 53).
+func (cm *crashModel) randomStage(e *Engine, m *mpart, op int) {
+	if debugReplay {
+		cm.t.Logf("  stage op %d part %d next %d rounds in flight %d", op, m.key.Partition, m.nextIdx, len(e.rounds))
+	}
+	switch {
+	case op < 40: // small appends: the journal path
+		cm.stage(e, m, m.nextIdx, 1+cm.rng.IntN(4), 600)
+	case op < 48: // a large append: the direct path when the partition has no live records
+		cm.stage(e, m, m.nextIdx, 6+cm.rng.IntN(6), 6000)
+	case op < 53: // a conflicting append from a new leader
+		if len(m.cur) > 1 {
+			from := m.cur[1+cm.rng.IntN(len(m.cur)-1)].idx
+			if from > m.commit {
+				cm.stage(e, m, from, 1+cm.rng.IntN(3), 600)
+			}
+		}
 	}
 }
 
@@ -274,17 +325,8 @@ func runCrashProperty(t *testing.T, seed uint64, steps int) {
 				live, dirty, e.DurableIndex(m.key), e.j.LastSeq())
 		}
 		switch {
-		case op < 40: // small appends: the journal path
-			cm.stage(e, m, m.nextIdx, 1+rng.IntN(4), 600)
-		case op < 48: // a large append: the direct path when the partition has no live records
-			cm.stage(e, m, m.nextIdx, 6+rng.IntN(6), 6000)
-		case op < 53: // a conflicting append from a new leader
-			if len(m.cur) > 1 {
-				from := m.cur[1+rng.IntN(len(m.cur)-1)].idx
-				if from > m.commit {
-					cm.stage(e, m, from, 1+rng.IntN(3), 600)
-				}
-			}
+		case op < 53:
+			cm.randomStage(e, m, op)
 		case op < 60:
 			m.commit += model.Index(rng.IntN(int(m.nextIdx - m.commit)))
 			m.hs = HardState{Term: m.term, Vote: model.NodeID(rng.IntN(3)), Commit: m.commit}

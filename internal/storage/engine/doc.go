@@ -18,6 +18,17 @@
 // There is no timer: the next round starts when the last one ends, so while
 // the disk is busy, staged work accumulates and the next round carries more.
 //
+// Up to Options.MaxRoundsInFlight (2) rounds may be in flight: the next
+// round's writes go out while the last one's fdatasync runs, and rounds
+// finish in the order they started (FinishRound of the oldest first). A
+// partition already in a round in flight joins the next one only on the
+// journal path, whose records the journal writes in order: while its direct
+// write or a truncation is in flight, or when its new work is a truncation,
+// its work stays staged (CanStart tells the caller whether anything can
+// start). A flush started while rounds are in flight checkpoints at the
+// first record of the oldest of them, so their records stay in the journal
+// until their metadata and deferred truncations are applied.
+//
 // # Two paths to durability
 //
 //	         staged entries of partition p

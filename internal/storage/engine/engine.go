@@ -43,6 +43,9 @@ type Options struct {
 	// FlushFraction starts a write-behind flush once the journal is this
 	// full (0.25).
 	FlushFraction float64
+	// MaxRoundsInFlight bounds the rounds started and not yet finished (2):
+	// the next round's writes go out while the last one's fdatasync runs.
+	MaxRoundsInFlight int
 }
 
 func (o *Options) fill() {
@@ -67,6 +70,9 @@ func (o *Options) fill() {
 	if o.FlushFraction == 0 {
 		o.FlushFraction = 0.25
 	}
+	if o.MaxRoundsInFlight <= 0 {
+		o.MaxRoundsInFlight = 2
+	}
 }
 
 // Journal record kinds (see doc.go).
@@ -80,8 +86,9 @@ const (
 
 // Errors with identity.
 var (
-	// ErrRoundInFlight is returned by StartRound while a round is running.
-	ErrRoundInFlight = errors.New("engine: a round is already in flight")
+	// ErrRoundInFlight is returned by StartRound while MaxRoundsInFlight
+	// rounds are running, and by Flush while any is.
+	ErrRoundInFlight = errors.New("engine: rounds in flight")
 	// ErrUnknownPartition is returned for a partition the engine does not hold.
 	ErrUnknownPartition = errors.New("engine: unknown partition")
 	// ErrFailed marks an engine stopped by an earlier I/O error; reopen it.
@@ -100,9 +107,9 @@ type Engine struct {
 	cache   *storage.BatchCache
 	parts   map[model.PartitionKey]*part
 
-	staged  []*part // partitions with staged work, in staging order
-	kvOps   []kv.Op // metadata staged for the next round
-	round   *Round  // the round in flight, if any
+	staged  []*part  // partitions with staged work, in staging order
+	kvOps   []kv.Op  // metadata staged for the next round
+	rounds  []*Round // the rounds in flight, oldest first
 	flush   *flushJob
 	blocked bool // the journal refused work for lack of space
 	lat     latency
@@ -125,6 +132,8 @@ type part struct {
 	inflight     bool        // a round in flight will truncate and append (deferredWrite)
 	inflightLast model.Index // the last index once it has
 	queued       bool        // in Engine.staged
+	rounds       int         // rounds in flight that carry work of this partition
+	directIn     bool        // one of them writes it on the direct path
 	live         uint64      // newest journal seq holding this partition's records, 0 if none live
 	dirty        bool        // segment bytes written behind and not yet synced
 	durable      model.Index // last index durable on any path
@@ -274,16 +283,17 @@ func (e *Engine) DurableIndex(key model.PartitionKey) model.Index {
 	return 0
 }
 
-// Close waits for the round in flight, flushes every partition so the
+// Close waits for the rounds in flight, flushes every partition so the
 // journal is empty, and closes all files.
 func (e *Engine) Close() error {
 	if e.closed {
 		return nil
 	}
 	var err error
-	if e.round != nil {
-		err = e.round.Wait()
-		e.FinishRound(e.round)
+	for len(e.rounds) > 0 {
+		r := e.rounds[0]
+		err = errors.Join(err, r.Wait())
+		e.FinishRound(r)
 	}
 	if e.failed == nil {
 		err = errors.Join(err, e.Flush())
@@ -307,3 +317,48 @@ func (e *Engine) closeFiles() error {
 
 // Pending reports whether work is staged for a round.
 func (e *Engine) Pending() bool { return len(e.staged) > 0 || len(e.kvOps) > 0 }
+
+// CanStart reports whether StartRound would take some staged work now:
+// a round may start, and metadata or a partition not held back by a round
+// in flight (see StartRound) is staged. With no round in flight it is
+// Pending.
+func (e *Engine) CanStart() bool {
+	if len(e.rounds) >= e.opts.MaxRoundsInFlight || e.usable() != nil {
+		return false
+	}
+	if len(e.kvOps) > 0 {
+		return true
+	}
+	for _, p := range e.staged {
+		if !p.heldBack() {
+			return true
+		}
+	}
+	return false
+}
+
+// InFlight is the number of rounds started and not yet finished.
+func (e *Engine) InFlight() int { return len(e.rounds) }
+
+// MaxRoundsInFlight is the bound on InFlight (Options.MaxRoundsInFlight).
+func (e *Engine) MaxRoundsInFlight() int { return e.opts.MaxRoundsInFlight }
+
+// Err is the I/O error that failed the engine, if any.
+func (e *Engine) Err() error { return e.failed }
+
+// Staged reports whether a partition has work staged for a later round.
+func (e *Engine) Staged(key model.PartitionKey) bool {
+	p := e.parts[key]
+	return p != nil && p.queued
+}
+
+// Settled reports whether a partition has no work staged or in flight: its
+// log holds all it was given.
+func (e *Engine) Settled(key model.PartitionKey) bool {
+	p := e.parts[key]
+	return p == nil || (!p.queued && p.rounds == 0)
+}
+
+// Blocked reports whether the last StartRound left work staged for lack
+// of journal space (a flush is freeing it).
+func (e *Engine) Blocked() bool { return e.blocked }

@@ -36,7 +36,7 @@ func (e *Engine) FlushDone() <-chan struct{} {
 // Idle tells the engine its shard has nothing staged: a good moment to
 // write behind whatever is dirty, so the journal drains while load is low.
 func (e *Engine) Idle() {
-	if e.usable() != nil || e.round != nil {
+	if e.usable() != nil || len(e.rounds) > 0 {
 		return
 	}
 	e.pollFlush()
@@ -69,11 +69,18 @@ func (e *Engine) maybeFlush() {
 }
 
 // startFlush captures the checkpoint and every dirty partition's sync job.
-// It runs only between rounds, so every record added so far has had its
-// segment bytes written and its metadata applied: the checkpoint is the
-// next sequence number.
+// Journal records are added only by StartRound, so every record of a
+// finished round has had its segment bytes written and its metadata
+// applied: the checkpoint is the first record of the oldest round in
+// flight, or the next sequence number when none is. The records of rounds
+// in flight stay in the journal: their metadata and deferred truncations
+// reach the kv map and the segments only when they finish.
 func (e *Engine) startFlush() bool {
-	f := &flushJob{ckpt: e.j.LastSeq() + 1, done: make(chan struct{})}
+	ckpt := e.j.LastSeq() + 1
+	if len(e.rounds) > 0 {
+		ckpt = e.j.DurableSeq() + 1
+	}
+	f := &flushJob{ckpt: ckpt, done: make(chan struct{})}
 	for _, p := range e.parts {
 		if !p.dirty {
 			continue
@@ -142,7 +149,7 @@ func (e *Engine) Flush() error {
 	if err := e.usable(); err != nil {
 		return err
 	}
-	if e.round != nil {
+	if len(e.rounds) > 0 {
 		return ErrRoundInFlight
 	}
 	if e.flush != nil {

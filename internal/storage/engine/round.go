@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -26,6 +27,7 @@ type Round struct {
 	deferred []deferredWrite
 
 	segWrites []*part       // partitions whose staged entries go to their segments
+	parts     []*part       // every partition with work in the round
 	jdone     chan struct{} // closed when the journal's sync job has run
 	jErr      error
 	jTime     time.Duration
@@ -73,11 +75,17 @@ type Result struct {
 // StartRound writes all staged work: journal records into the journal's
 // round buffer, segment bytes into the logs (written behind, or for the
 // direct path synced by the round). It returns with nothing synced yet.
+//
+// Up to MaxRoundsInFlight rounds may be in flight; they are finished in the
+// order they started. A partition already in a round in flight joins a new
+// one only on the journal path, which keeps its records in order: while its
+// direct write or a truncation is in flight, or when its new work is a
+// truncation, its work stays staged for a later round.
 func (e *Engine) StartRound() (*Round, error) {
 	if err := e.usable(); err != nil {
 		return nil, err
 	}
-	if e.round != nil {
+	if len(e.rounds) >= e.opts.MaxRoundsInFlight {
 		return nil, ErrRoundInFlight
 	}
 	e.pollFlush()
@@ -89,12 +97,18 @@ func (e *Engine) StartRound() (*Round, error) {
 	e.blocked = false
 	keep := e.staged[:0]
 	for _, p := range e.staged {
+		if p.heldBack() {
+			keep = append(keep, p)
+			continue
+		}
 		done, err := e.startPartition(r, p, threshold)
 		if err != nil {
 			return nil, e.fail(err)
 		}
 		if done {
 			p.queued = false
+			p.rounds++
+			r.parts = append(r.parts, p)
 		} else {
 			keep = append(keep, p)
 		}
@@ -146,8 +160,16 @@ func (e *Engine) StartRound() (*Round, error) {
 			return nil, e.fail(fmt.Errorf("engine: direct write to %s has no sync job", d.p.key))
 		}
 	}
-	e.round = r
+	for _, d := range r.direct {
+		d.p.directIn = true
+	}
+	e.rounds = append(e.rounds, r)
 	return r, nil
+}
+
+// heldBack: the partition's staged work must wait for its rounds in flight.
+func (p *part) heldBack() bool {
+	return p.rounds > 0 && (p.directIn || p.inflight || p.truncFrom != 0)
 }
 
 // startPartition moves one partition's staged work into the round. It
@@ -262,6 +284,10 @@ func (e *Engine) applyDeferred(d deferredWrite) error {
 			return fmt.Errorf("engine: append to %s: %w", p.key, err)
 		}
 	}
+	// Written behind: the next flush must sync them before its checkpoint
+	// releases the journal records (a flush started while this round was
+	// in flight has already taken the partition's earlier dirty bytes).
+	p.dirty = true
 	p.durable = d.last
 	return nil
 }
@@ -294,10 +320,20 @@ func (r *Round) err() error {
 	return err
 }
 
-// FinishRound completes a waited round on the owner and reports what is
-// durable now.
+// FinishRound completes a waited round on the owner, the oldest in
+// flight, and reports what is durable now.
 func (e *Engine) FinishRound(r *Round) Result {
-	e.round = nil
+	if len(e.rounds) == 0 || e.rounds[0] != r {
+		e.fail(errors.New("engine: rounds finished out of order"))
+		return Result{}
+	}
+	e.rounds = slices.Delete(e.rounds, 0, 1)
+	for _, p := range r.parts {
+		p.rounds--
+	}
+	for _, d := range r.direct {
+		d.p.directIn = false
+	}
 	e.j.FinishSync(r.jjob, r.jErr)
 	for _, d := range r.direct {
 		if d.job != nil {
