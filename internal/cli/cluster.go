@@ -189,7 +189,7 @@ func clusterConfigGet(e *env) *cobra.Command {
 			return fmt.Errorf("describe broker configs: %d resources in the answer, want 1", len(rcs))
 		}
 		if rcs[0].Err != nil {
-			return fmt.Errorf("describe broker configs: %w", describeErr(rcs[0].Err, rcs[0].ErrMessage))
+			return describeErr(rcs[0].Err, rcs[0].ErrMessage)
 		}
 		cs := configInfos(rcs[0])
 		if len(keys) > 0 {
@@ -233,12 +233,12 @@ func clusterConfigSet(e *env) *cobra.Command {
 			return err
 		}
 		for _, r := range resp {
-			if r.Err != nil {
-				if errors.Is(r.Err, kerr.InvalidRequest) {
-					return fmt.Errorf("%w: %s (broker settings are static in this version: set them in petrel.yaml, PETREL_* or `petrel serve` flags, and restart the node)",
-						r.Err, r.ErrMessage)
-				}
-				return fmt.Errorf("%w: %s", r.Err, r.ErrMessage)
+			hint := ""
+			if errors.Is(r.Err, kerr.InvalidRequest) {
+				hint = "broker settings are static in this version: set them in petrel.yaml, PETREL_* env or `petrel serve` flags, and restart the node"
+			}
+			if err := describeErrHint(r.Err, r.ErrMessage, hint); err != nil {
+				return err
 			}
 		}
 		rows := make([]map[string]string, 0, len(kvs))

@@ -142,7 +142,11 @@ func (e *env) consume(ctx context.Context, topics []string, o consumeOpts) error
 			return err
 		}
 	}
-	err = e.consumeLoop(ctx, cl, pieces, o.num, remaining)
+	var notBefore *timeFilter
+	if spec.kind == offsetTime && o.group == "" {
+		notBefore = &timeFilter{ms: spec.n, passed: map[tp]bool{}}
+	}
+	err = e.consumeLoop(ctx, cl, pieces, o.num, remaining, notBefore)
 	if o.group != "" {
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -194,7 +198,7 @@ func (e *env) endsToReach(ctx context.Context, adm *kadm.Client, topics []string
 
 // consumeLoop prints records until num (if > 0) are printed, every
 // partition in remaining (if non-nil) reached its end, or ctx ends.
-func (e *env) consumeLoop(ctx context.Context, cl *kgo.Client, pieces []piece, num int64, remaining map[tp]int64) error {
+func (e *env) consumeLoop(ctx context.Context, cl *kgo.Client, pieces []piece, num int64, remaining map[tp]int64, notBefore *timeFilter) error {
 	w := bufio.NewWriterSize(e.d.Stdout, 64<<10)
 	defer w.Flush()
 	st := statusLine{d: e.d, total: num, on: e.d.StderrTerminal && num > 0}
@@ -232,6 +236,9 @@ func (e *env) consumeLoop(ctx context.Context, cl *kgo.Client, pieces []piece, n
 					continue
 				}
 			}
+			if notBefore.skip(r) {
+				continue
+			}
 			buf = buf[:0]
 			if pieces == nil {
 				buf = appendJSONRecord(buf, r)
@@ -250,6 +257,30 @@ func (e *env) consumeLoop(ctx context.Context, cl *kgo.Client, pieces []piece, n
 		st.update(count)
 	}
 	return nil
+}
+
+// timeFilter drops, per partition, the records before the first one at or
+// after a time (-o @T). A broker may answer ListOffsets by time with the
+// base offset of the batch that holds that record (Petrel's storage does,
+// 2026-11); Kafka answers the record's own offset.
+type timeFilter struct {
+	ms     int64
+	passed map[tp]bool
+}
+
+func (f *timeFilter) skip(r *kgo.Record) bool {
+	if f == nil {
+		return false
+	}
+	k := tp{r.Topic, r.Partition}
+	if f.passed[k] {
+		return false
+	}
+	if r.Timestamp.UnixMilli() < f.ms {
+		return true
+	}
+	f.passed[k] = true
+	return false
 }
 
 // statusLine is the live progress of consume -n on a terminal's stderr.

@@ -17,11 +17,11 @@ var ErrFailed = errors.New("failed")
 
 // hints say what to do about a Kafka error, by code.
 var hints = map[int16]string{
-	kerr.TopicAlreadyExists.Code:         "pick another name, or delete the topic first (petrel topic delete)",
+	kerr.TopicAlreadyExists.Code:         "pick another name, or delete the topic first with `petrel topic delete`",
 	kerr.UnknownTopicOrPartition.Code:    "check the name with `petrel topic list`",
 	kerr.UnknownTopicID.Code:             "check the name with `petrel topic list`",
 	kerr.InvalidPartitions.Code:          "a topic needs at least one partition; partitions can only be added, never removed",
-	kerr.InvalidReplicationFactor.Code:   "the replication factor cannot exceed the number of brokers (`petrel cluster info`)",
+	kerr.InvalidReplicationFactor.Code:   "the replication factor cannot exceed the number of brokers: see `petrel cluster info`",
 	kerr.InvalidTopicException.Code:      "topic names are 1-249 characters of [a-zA-Z0-9._-], not \".\" or \"..\"",
 	kerr.InvalidConfig.Code:              "see the topic's configs and their values with `petrel topic describe`",
 	kerr.InvalidRequest.Code:             "the broker refused the request as asked; see the message",
@@ -54,30 +54,55 @@ func kafkaHint(err error) (*kerr.Error, string) {
 	return ke, hints[ke.Code]
 }
 
-// describeErr renders one per-item error for a result table: the Kafka
-// error's name, the broker's message, and what to do.
+// kafkaError is a Kafka error code with the broker's message and what to
+// do; errors.Is/As see the code (kerr).
+type kafkaError struct {
+	code *kerr.Error
+	msg  string // the broker's message, if any
+	hint string // what to do, if known
+}
+
+func (e *kafkaError) Error() string {
+	s := e.code.Message
+	if e.msg != "" {
+		s += ": " + e.msg
+	}
+	if e.hint != "" {
+		s += " (" + e.hint + ")"
+	}
+	return s
+}
+
+func (e *kafkaError) Unwrap() error { return e.code }
+
+// describeErr renders one per-item error: the Kafka error's name, the
+// broker's message, and what to do (hint, or the table's default).
 func describeErr(err error, msg string) error {
+	return describeErrHint(err, msg, "")
+}
+
+func describeErrHint(err error, msg, hint string) error {
 	if err == nil {
 		return nil
 	}
-	text := err.Error()
-	ke, hint := kafkaHint(err)
-	if ke != nil {
-		text = ke.Message
+	ke, def := kafkaHint(err)
+	if ke == nil {
+		if msg != "" && !strings.Contains(err.Error(), msg) {
+			return fmt.Errorf("%w: %s", err, msg)
+		}
+		return err
 	}
-	if msg != "" && !strings.Contains(text, msg) {
-		text += ": " + msg
+	if hint == "" {
+		hint = def
 	}
-	if hint != "" {
-		text += " (" + hint + ")"
-	}
-	return errors.New(text)
+	return &kafkaError{code: ke, msg: msg, hint: hint}
 }
 
 // explain adds to err what the operator can do about it, keeping err's
 // identity (errors.Is/As still see the Kafka error).
 func explain(err error) error {
-	if err == nil || errors.Is(err, ErrFailed) {
+	var done *kafkaError
+	if err == nil || errors.Is(err, ErrFailed) || errors.As(err, &done) {
 		return err
 	}
 	if ke, hint := kafkaHint(err); ke != nil && hint != "" {

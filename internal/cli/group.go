@@ -2,12 +2,14 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 func groupCommand(d Deps) *cobra.Command {
@@ -194,7 +196,8 @@ func groupSeek(e *env) *cobra.Command {
 		Use:   "seek GROUP --to start|end|N|@timestamp",
 		Short: "Set an empty group's committed offsets",
 		Long: "Commits new offsets for the group on the topics it has offsets for (or --topics).\n" +
-			"The group must have no members: stop its consumers first.",
+			"The group must have no members: stop its consumers first. A group that does not exist\n" +
+			"yet is created with these offsets (name its topics with --topics).",
 		Args: cobra.ExactArgs(1),
 	}
 	cmd.Flags().StringVar(&to, "to", "", "start, end, an offset N, or @timestamp (Unix ms or RFC 3339) (required)")
@@ -214,7 +217,7 @@ func groupSeek(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if dg := dgs[group]; dg.Err != nil {
+		if dg := dgs[group]; dg.Err != nil && !errors.Is(dg.Err, kerr.GroupIDNotFound) {
 			return fmt.Errorf("group %s: %w", group, dg.Err)
 		} else if len(dg.Members) > 0 {
 			return fmt.Errorf("group %s is %s with %d members: stop its consumers first (seek needs an empty group)", group, dg.State, len(dg.Members))

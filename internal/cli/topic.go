@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -147,9 +148,17 @@ func summarize(d kadm.TopicDetail) topicSummary {
 
 func topicList(e *env) *cobra.Command {
 	var internal bool
-	cmd := &cobra.Command{Use: "list", Aliases: []string{"ls"}, Short: "List topics", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "list [REGEXP...]", Aliases: []string{"ls"}, Short: "List topics (those matching any REGEXP, if given)"}
 	cmd.Flags().BoolVarP(&internal, "internal", "i", false, "include internal topics (__consumer_offsets)")
-	cmd.RunE = e.run(false, func(ctx context.Context, _ []string) error {
+	cmd.RunE = e.run(false, func(ctx context.Context, args []string) error {
+		var res []*regexp.Regexp
+		for _, a := range args {
+			re, err := regexp.Compile(a)
+			if err != nil {
+				return fmt.Errorf("topic filter: %w", err)
+			}
+			res = append(res, re)
+		}
 		cl, adm, err := e.kafka()
 		if err != nil {
 			return err
@@ -166,6 +175,9 @@ func topicList(e *env) *cobra.Command {
 		rows := []topicSummary{}
 		t := table{header: []string{"NAME", "PARTITIONS", "REPLICAS"}}
 		for _, name := range tds.Names() {
+			if len(res) > 0 && !slices.ContainsFunc(res, func(re *regexp.Regexp) bool { return re.MatchString(name) }) {
+				continue
+			}
 			s := summarize(tds[name])
 			rows = append(rows, s)
 			t.add(s.Name, s.Partitions, s.Replicas)
