@@ -23,6 +23,7 @@ import (
 
 	"github.com/petrel-streaming/petrel/internal/model"
 	"github.com/petrel-streaming/petrel/internal/partition"
+	"github.com/petrel-streaming/petrel/internal/records"
 )
 
 func listOffsetsAPI(b Broker) API {
@@ -83,8 +84,8 @@ func offsetFor(rs *partition.ReadState, ts int64) (offset, timestamp int64, code
 	if !found || o >= rs.HighWatermark {
 		return -1, -1, 0
 	}
-	// The answer's timestamp is that of the batch holding the offset (its
-	// max timestamp), as Kafka reports a match inside a compressed batch.
+	// Kafka answers with the first record at or after ts, not its batch:
+	// the batch is read (decompressed if need be) to find it.
 	data, err := rs.View.ReadBatches(o, 1, rs.HighWatermark, nil)
 	if err != nil {
 		return -1, -1, kerr.KafkaStorageError.Code
@@ -93,8 +94,20 @@ func offsetFor(rs *partition.ReadState, ts int64) (offset, timestamp int64, code
 	if err != nil {
 		return -1, -1, kerr.KafkaStorageError.Code
 	}
-	return int64(o), bt.MaxTimestamp(), 0
+	ro, rts, ok, err := records.FirstAtOrAfter(bt, ts, timeQueryDecompressLimit)
+	if err != nil {
+		return -1, -1, kerr.KafkaStorageError.Code
+	}
+	if !ok || ro >= rs.HighWatermark {
+		// A batch whose max timestamp disagrees with its records: its base.
+		return int64(o), bt.MaxTimestamp(), 0
+	}
+	return int64(ro), rts, 0
 }
+
+// timeQueryDecompressLimit bounds the decompressed batch a ListOffsets by
+// time reads: stored batches passed Produce's cap, which is at most this.
+const timeQueryDecompressLimit = 64 << 20
 
 // maxTimestamp walks the committed batches for the largest max timestamp
 // (KIP-734). Bounded by the log; done rarely (admin tools).

@@ -72,3 +72,26 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFirstAtOrAfter: a stored batch read back for ListOffsets by time
+// never panics, and an answer is one of the batch's offsets whose record
+// timestamp qualifies.
+func FuzzFirstAtOrAfter(f *testing.F) {
+	for _, s := range fuzzSeeds(f) {
+		f.Add(s, int64(0))
+		f.Add(s, int64(3))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, ts int64) {
+		o, rts, ok, err := FirstAtOrAfter(in, ts, 1<<20)
+		if err != nil || !ok {
+			return
+		}
+		b, _, perr := model.ParseBatch(in)
+		if perr != nil {
+			t.Fatalf("answered for a batch that does not parse: %v", perr)
+		}
+		if o < b.BaseOffset() || o > b.LastOffset() || rts < ts {
+			t.Fatalf("offset %d ts %d for [%d, %d] at %d", o, rts, b.BaseOffset(), b.LastOffset(), ts)
+		}
+	})
+}
