@@ -68,6 +68,7 @@ func newServeCommand() *cobra.Command {
 			AutoCreateTopics:   cfg.AutoCreateTopics,
 			SetGoMemoryLimit:   true,
 			Logger:             logger,
+			Settings:           cfg,
 		})
 		if err != nil {
 			return err
