@@ -424,6 +424,7 @@ func (r *Replica) stageAppend(m *pb.Message) error {
 		if err := r.m.eng.Append(r.cfg.Key, buf); err != nil {
 			return err
 		}
+		r.rs.remember(m.Entries)
 		r.appendLast = model.Index(m.Entries[len(m.Entries)-1].GetIndex())
 		r.appendNext = end
 		if !r.leader {
@@ -493,6 +494,9 @@ func (r *Replica) apply(ents []*pb.Entry) {
 			moved = true
 		}
 		done = append(done, committed{base, model.Term(e.GetTerm())})
+	}
+	if len(ents) > 0 {
+		r.rs.forget(ents[len(ents)-1].GetIndex())
 	}
 	if !moved && len(done) == 0 {
 		return

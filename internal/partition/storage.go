@@ -21,6 +21,85 @@ type raftStorage struct {
 	log   *storage.Log
 	kind  Kind
 	peers []model.NodeID
+
+	// recent are raft's own entries handed to storage and not yet applied,
+	// indexes recentLo, recentLo+1, …: raft reads committed entries back
+	// through Entries to apply them, and serving them from here spares a
+	// read, decode and CRC check of bytes just written. Bounded by
+	// recentMaxBytes (the oldest go first; Entries then reads the log).
+	recent      []*pb.Entry
+	recentLo    uint64
+	recentBytes int
+}
+
+const recentMaxBytes = 8 << 20
+
+// remember notes entries staged for the log (a conflicting append replaces
+// the remembered ones from its first index on).
+func (s *raftStorage) remember(ents []*pb.Entry) {
+	if len(ents) == 0 {
+		return
+	}
+	first := ents[0].GetIndex()
+	switch end := s.recentLo + uint64(len(s.recent)); {
+	case len(s.recent) > 0 && first > s.recentLo && first <= end:
+		s.dropFrom(int(first - s.recentLo))
+	case first != end:
+		s.dropFrom(0)
+		s.recentLo = first
+	}
+	for _, e := range ents {
+		s.recent = append(s.recent, e)
+		s.recentBytes += len(e.Data)
+	}
+	for s.recentBytes > recentMaxBytes && len(s.recent) > 0 {
+		s.forget(s.recentLo)
+	}
+}
+
+// forget drops the remembered entries up to index upTo (applied).
+func (s *raftStorage) forget(upTo uint64) {
+	n := 0
+	for n < len(s.recent) && s.recentLo+uint64(n) <= upTo {
+		s.recentBytes -= len(s.recent[n].Data)
+		s.recent[n] = nil
+		n++
+	}
+	s.recent = s.recent[n:]
+	s.recentLo += uint64(n)
+	if len(s.recent) == 0 {
+		s.recent = s.recent[:0:0]
+	}
+}
+
+// entrySize approximates an entry's encoded size (raft's limits are by
+// proto size; the payload dominates it).
+func entrySize(e *pb.Entry) uint64 { return uint64(len(e.Data)) + 24 }
+
+func (s *raftStorage) dropFrom(i int) {
+	for _, e := range s.recent[i:] {
+		s.recentBytes -= len(e.Data)
+	}
+	clear(s.recent[i:])
+	s.recent = s.recent[:i]
+}
+
+// fromRecent serves Entries from the remembered entries when they hold
+// all of [lo, hi): at least one entry, then up to maxSize bytes.
+func (s *raftStorage) fromRecent(lo, hi, maxSize uint64) ([]*pb.Entry, bool) {
+	if len(s.recent) == 0 || lo < s.recentLo || hi > s.recentLo+uint64(len(s.recent)) || lo >= hi {
+		return nil, false
+	}
+	ents := s.recent[lo-s.recentLo : hi-s.recentLo]
+	n, size := 1, entrySize(ents[0])
+	for n < len(ents) {
+		size += entrySize(ents[n])
+		if size > maxSize {
+			break
+		}
+		n++
+	}
+	return append([]*pb.Entry(nil), ents[:n]...), true
 }
 
 func (s *raftStorage) InitialState() (*pb.HardState, *pb.ConfState, error) {
@@ -45,6 +124,9 @@ func (s *raftStorage) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 	}
 	if hi > uint64(s.log.LastIndex())+1 {
 		return nil, raft.ErrUnavailable
+	}
+	if out, ok := s.fromRecent(lo, hi, maxSize); ok {
+		return out, nil
 	}
 	var out []*pb.Entry
 	for lo < hi {
