@@ -45,7 +45,8 @@ func fakeHost(dir string) Host {
 	}
 }
 
-// snapshot reads every regular file of the tree (path → content).
+// snapshot reads every regular file of the tree (path → content; the
+// selected value of a choice file).
 func snapshot(t *testing.T, e *Env) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -55,7 +56,14 @@ func snapshot(t *testing.T, e *Env) map[string]string {
 			return err
 		}
 		b, err := os.ReadFile(p)
-		out[strings.TrimPrefix(p, root)] = string(b)
+		v := string(b)
+		if strings.HasSuffix(p, "/scheduler") || strings.HasSuffix(p, "/transparent_hugepage/enabled") {
+			// The kernel shows a choice file's options around the
+			// selected one; a fake file holds what was written.
+			v, _ = parseChoice(v)
+			v += "\n"
+		}
+		out[strings.TrimPrefix(p, root)] = v
 		return err
 	})
 	if err != nil {
