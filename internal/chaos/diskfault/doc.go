@@ -1,10 +1,70 @@
-// Package diskfault damages the data directory of a stopped node, offline,
-// the way a crash or a bad disk would, and says exactly what it did.
+// Package diskfault breaks a node's disk the way a crash, a power loss or a
+// bad disk would, and says exactly what it did. Two tools:
 //
-// Today it has one fault, TruncateTail: cut the active segment of one
-// partition in the middle of a record batch, as a torn write leaves it.
-// The go-fuse layer of CHAOS.md §2.2 (slow, eio, lose-unsynced) and the
-// loop-ext4 disk-full are not built yet.
+//   - TruncateTail, offline: cut the active segment of one partition of a
+//     stopped node in the middle of a record batch, as a torn write leaves
+//     it (below).
+//   - Layer, online: a go-fuse pass-through file system mounted over a
+//     node's data directory, whose mode the harness switches at run time:
+//     pass, slow (a delay on every write and fsync), eio (fsync fails with
+//     EIO, then every write does) and lazy (lose unsynced data on
+//     PowerFail).
+//
+// # The FUSE layer
+//
+//	l, err := diskfault.Mount(diskfault.Config{Dir: node+"/disk",
+//	        Mountpoint: node+"/data", Mode: diskfault.Mode{Lazy: true}})
+//	defer l.Unmount()                 // ForceUnmount (MNT_DETACH) after a failure
+//	... start the broker on node/data ...
+//	l.SetMode(diskfault.Mode{Lazy: true, Delay: 20 * time.Millisecond})
+//	broker.Kill()                     // every user of the mount gone
+//	loss, err := l.PowerFail()        // unmount, drop what was not synced, mount again
+//	... restart the broker on what is left ...
+//
+// It needs root (DirectMount, no fusermount) and /dev/fuse (Supported says
+// why not). Files are opened buffered on the backing side (O_DIRECT is
+// stripped: the layer is the disk), kernel passthrough and copy_file_range
+// are refused so every write is seen, and xattrs are off.
+//
+// # Lazy mode: what a PowerFail keeps (pebble's crash clone, vfs.MemFS)
+//
+//   - File data survives up to the last fsync or fdatasync of that file;
+//     writes, truncates and hole punches since are undone, the size goes
+//     back to the synced size.
+//   - A directory entry (create, mkdir, link, symlink, rename, unlink,
+//     rmdir) survives only if the directory was fsynced after the change:
+//     a file created and synced in an unsynced directory is gone, a file
+//     removed or renamed away without a directory fsync comes back with its
+//     synced data, an unsynced rename over a synced name reverts to the old
+//     file. A cross-directory rename needs both directories synced.
+//   - What was on the backing directory at Mount is durable.
+//   - Unsynced pages are all dropped (no random page write-back, which
+//     CrashCloneOptions.KeepUnsyncedPages models for the storage tests).
+//
+// The layer is an undo log over the backing directory, which always holds
+// the current state, so reads and pass-through writes cost nothing extra:
+//
+//	<Dir>/backing/     the files, current state
+//	<Dir>/attic/f<ino> hard link keeping an inode PowerFail may need
+//	                   (dirty data, or a synced name removed or replaced)
+//	<Dir>/attic/u<ino> the synced bytes of pages overwritten since the
+//	                   file's fsync, at their own offsets (sparse; zero
+//	                   pages are not written)
+//	<Dir>/attic/d<ino> a synced directory removed since its parent's fsync
+//	in memory          per file: synced size, saved page set; per directory
+//	                   changed since its fsync: its entries (name → inode)
+//	                   as of that fsync
+//
+// PowerFail unmounts (every user must be dead, else ErrBusy), rewrites the
+// saved pages and cuts each dirty file to its synced size, moves every
+// entry a changed directory did not have at its fsync into a trash
+// (deepest first), brings every synced entry back (files by their attic
+// link, directories from wherever they went), empties the attic and mounts
+// again. A concurrent write and fsync may leave the write durable, as a
+// page cache may; a write that finished before an fsync began never is
+// lost.
+//
+// # TruncateTail
 //
 // # What a cut may legally lose on one node
 //
