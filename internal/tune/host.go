@@ -22,10 +22,15 @@ type Host struct {
 	Statfs func(hostPath string) (Space, error)
 	// NoFile returns the open-file limit (soft, hard) of this process.
 	NoFile func() (soft, hard uint64, err error)
+	// DirectIO reports whether files in a host directory open with
+	// O_DIRECT.
+	DirectIO func(hostDir string) (bool, error)
 }
 
-// OSHost is this machine: root "/", statfs(2) and getrlimit(2).
-func OSHost() Host { return Host{Root: NewRoot("/"), Statfs: statfs, NoFile: nofile} }
+// OSHost is this machine: root "/", statfs(2), getrlimit(2), an O_DIRECT probe.
+func OSHost() Host {
+	return Host{Root: NewRoot("/"), Statfs: statfs, NoFile: nofile, DirectIO: directIO}
+}
 
 func statfs(p string) (Space, error) {
 	var st unix.Statfs_t

@@ -154,12 +154,12 @@ func TestApplyRestore(t *testing.T) {
 	for p, v := range map[string]string{
 		"/proc/sys/vm/swappiness": "1\n", "/proc/sys/fs/aio-max-nr": "1048576\n",
 		"/sys/devices/pci0000:00/0000:00:04.0/nvme/nvme0/nvme0n1/queue/scheduler": "none\n",
-		"/proc/irq/42/smp_affinity_list": "2\n", "/proc/irq/51/smp_affinity_list": "1\n",
-		"/sys/devices/system/cpu/cpu3/cpufreq/scaling_governor":              "performance\n",
-		"/sys/devices/system/clocksource/clocksource0/current_clocksource":   "tsc\n",
-		"/proc/sys/kernel/core_pattern":                                      DefaultCoreDumpDir + "/core.%e.%p.%t\n",
-		"/sys/kernel/mm/transparent_hugepage/khugepaged/max_ptes_none":       "0\n",
-		"/proc/sys/net/ipv4/tcp_max_syn_backlog":                             "4096\n",
+		"/proc/irq/42/smp_affinity_list":                                          "2\n", "/proc/irq/51/smp_affinity_list": "1\n",
+		"/sys/devices/system/cpu/cpu3/cpufreq/scaling_governor":            "performance\n",
+		"/sys/devices/system/clocksource/clocksource0/current_clocksource": "tsc\n",
+		"/proc/sys/kernel/core_pattern":                                    DefaultCoreDumpDir + "/core.%e.%p.%t\n",
+		"/sys/kernel/mm/transparent_hugepage/khugepaged/max_ptes_none":     "0\n",
+		"/proc/sys/net/ipv4/tcp_max_syn_backlog":                           "4096\n",
 	} {
 		if after[p] != v {
 			t.Errorf("%s = %q after apply, want %q", p, after[p], v)
