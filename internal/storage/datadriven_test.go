@@ -57,6 +57,10 @@ func (e *ddEnv) state() string {
 			fmt.Fprintf(&b, "segment %d: %v\n", s.base, err)
 			continue
 		}
+		if st.points, err = v.pointsOf(k, st); err != nil {
+			fmt.Fprintf(&b, "segment %d: %v\n", s.base, err)
+			continue
+		}
 		kind := "closed"
 		if k == len(v.segs) {
 			kind = "active"

@@ -9,8 +9,8 @@
 // Two things leave that goroutine: SyncJob.Run (the fdatasync, on any
 // goroutine, concurrently with further appends) and View (an immutable
 // snapshot whose reads are safe from any goroutine, e.g. fetch on
-// connection goroutines). HandleCache and BatchCache are shared by the logs
-// of one shard and are safe from any goroutine.
+// connection goroutines). HandleCache, BatchCache and IndexCache are
+// shared by the logs of one shard and are safe from any goroutine.
 //
 // # Usage loop (the engine's sync round)
 //
@@ -92,6 +92,18 @@
 // tail from memory; catch-up reads use a 256 KiB read-ahead. Files are
 // opened through the shard's HandleCache (LRU, bounded, reference
 // counted): no goroutine, timer or open file per idle partition.
+//
+// # Index memory
+//
+// The active segment's index points live with its Log (about 8 MiB for a
+// full 1 GiB segment at the default interval), as do a rolled segment's
+// until its index file holds them all. Every other closed segment's points
+// live in the shard's IndexCache (Options.Indexes; by default one per
+// HandleCache, DefaultIndexCacheBytes), an LRU bounded in bytes. An evicted
+// segment's points are read back from its index file on next use, checked
+// against the count and CRC-32C remembered at eviction time; a file that
+// does not match (damaged, removed) is rebuilt from the segment's entries
+// and rewritten. Reads never depend on which points are resident.
 //
 // # Direct I/O
 //

@@ -33,6 +33,8 @@ type HandleCache struct {
 	maxBufs int
 
 	directFallbackLogged atomic.Bool
+
+	indexes *IndexCache // the default IndexCache of the logs sharing this cache
 }
 
 type handleKey struct {
@@ -67,6 +69,17 @@ func NewHandleCache(maxOpen int) *HandleCache {
 	c := &HandleCache{maxOpen: maxOpen, open: make(map[handleKey]*handle), maxBufs: 16}
 	c.lru.prev, c.lru.next = &c.lru, &c.lru
 	return c
+}
+
+// indexCache returns the IndexCache shared by the logs that use c and do
+// not name their own, creating it on first use.
+func (c *HandleCache) indexCache() *IndexCache {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.indexes == nil {
+		c.indexes = NewIndexCache(DefaultIndexCacheBytes)
+	}
+	return c.indexes
 }
 
 func (c *HandleCache) lruRemove(h *handle) {

@@ -50,6 +50,9 @@ type Options struct {
 	Now                func() time.Time
 	Handles            *HandleCache // shard's open files; default a private one
 	Cache              *BatchCache  // shard's tail cache; nil: none
+	// Indexes holds the index points of closed segments; nil: the one
+	// shared by the logs of Handles (the shard's), DefaultIndexCacheBytes.
+	Indexes *IndexCache
 	// StartIndex is the log's first index as persisted by the engine
 	// (after TruncatePrefix or Retain); 0 means 1.
 	StartIndex model.Index
@@ -82,6 +85,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Handles == nil {
 		o.Handles = NewHandleCache(8)
+	}
+	if o.Indexes == nil {
+		o.Indexes = o.Handles.indexCache()
 	}
 	if o.StartIndex == 0 {
 		o.StartIndex = 1
@@ -431,6 +437,7 @@ func (l *Log) fallBack(err error) {
 
 // removeSegment deletes a segment's files (durable after the next sync).
 func (l *Log) removeSegment(s *segment) error {
+	s.retire(l.lf)
 	l.lf.handles.forget(l.lf.fs, s.logPath)
 	l.lf.handles.forget(l.lf.fs, s.indexPath)
 	l.dirty = dropSeg(l.dirty, s)
@@ -475,6 +482,7 @@ func (l *Log) Close() error {
 	}
 	l.closed = true
 	for _, s := range append(l.segs, l.act) {
+		s.retire(l.lf)
 		l.lf.handles.forget(l.lf.fs, s.logPath)
 		l.lf.handles.forget(l.lf.fs, s.indexPath)
 	}

@@ -45,13 +45,16 @@ func Open(fsys vfs.FS, dir string, opts Options) (*Log, error) {
 	}
 	slices.SortFunc(segs, func(a, b *segment) int { return cmp.Compare(a.base, b.base) })
 	lf := &logFiles{fs: fsys, dir: dir, handles: opts.Handles, cache: opts.Cache,
-		interval: int64(opts.IndexIntervalBytes)}
+		indexes: opts.Indexes, interval: int64(opts.IndexIntervalBytes), opening: true}
 	if lf.cache != nil {
 		lf.id = lf.cache.register()
 	}
 	l := &Log{lf: lf, opts: opts, logger: opts.Logger, direct: opts.Direct}
-	if err := l.recover(segs); err != nil {
+	err = l.recover(segs)
+	lf.opening, lf.opened = false, nil
+	if err != nil {
 		for _, s := range segs {
+			s.retire(lf)
 			lf.handles.forget(fsys, s.logPath)
 			lf.handles.forget(fsys, s.indexPath)
 		}
@@ -72,12 +75,12 @@ func (l *Log) recover(segs []*segment) error {
 		segs = segs[1:]
 	}
 	var st segState
-	removed := false
+	removed, rewrite := false, false
 	for len(segs) > 0 {
 		last := segs[len(segs)-1]
 		var fileSize int64
 		var err error
-		if st, fileSize, err = l.lf.recoverSegment(last); err != nil {
+		if st, fileSize, rewrite, err = l.lf.recoverSegment(last); err != nil {
 			return err
 		}
 		ok := true
@@ -143,7 +146,8 @@ func (l *Log) recover(segs []*segment) error {
 		l.startOffset = l.opts.StartOffset
 	} else {
 		act := segs[len(segs)-1]
-		act.st, act.loaded = st, true
+		act.st, act.loaded, act.indexStale = st, true, rewrite
+		l.lf.opened = append(l.lf.opened, act)
 		l.segs = segs[: len(segs)-1 : len(segs)-1]
 		l.start = max(start, segs[0].base)
 		if err := l.activate(act, now); err != nil {
@@ -162,7 +166,11 @@ func (l *Log) recover(segs []*segment) error {
 	}
 	j := l.PrepareSync()
 	if j == nil {
-		return l.usable()
+		if err := l.usable(); err != nil {
+			return err
+		}
+		l.finishOpen()
+		return nil
 	}
 	err := j.Run()
 	l.FinishSync(j, err)
@@ -170,7 +178,22 @@ func (l *Log) recover(segs []*segment) error {
 		return err
 	}
 	l.durable = l.LastIndex()
+	l.finishOpen()
 	return nil
+}
+
+// finishOpen writes the index files recovery repaired, now that the
+// entries they point at are durable, and hands the closed segments'
+// points over to the IndexCache.
+func (l *Log) finishOpen() {
+	for _, s := range l.lf.opened {
+		s.mu.Lock()
+		s.writeStaleIndexLocked(l.lf)
+		if s != l.act {
+			s.releasePointsLocked(l.lf)
+		}
+		s.mu.Unlock()
+	}
 }
 
 // follows reports whether the last segment (state st) continues prev.

@@ -59,6 +59,18 @@ func (v *View) stateOf(k int) (*segment, segState, error) {
 	return s, st, nil
 }
 
+// pointsOf returns the index points of segment k, whose state is st.
+func (v *View) pointsOf(k int, st segState) ([]indexPoint, error) {
+	if k == len(v.segs) {
+		return st.points, nil
+	}
+	pts, err := v.segs[k].pointsOf(v.lf)
+	if err != nil {
+		return nil, v.gone(err)
+	}
+	return pts, nil
+}
+
 // gone maps the error of a read of a segment removed since the View was
 // taken to ErrOffsetOutOfRange.
 func (v *View) gone(err error) error {
@@ -140,14 +152,18 @@ func (v *View) walkFrom(byIndex bool, i model.Index, o model.Offset, w walker) e
 	if err != nil {
 		return err
 	}
-	p := lookupOffset(st.points, o)
+	pts, err := v.pointsOf(k, st)
+	if err != nil {
+		return err
+	}
+	p := lookupOffset(pts, o)
 	if byIndex {
-		p = lookupIndex(st.points, i)
+		p = lookupIndex(pts, i)
 	}
 	if p < 0 {
 		return v.walkDisk(k, 0, v.baseOf(k), w)
 	}
-	return v.walkDisk(k, int64(st.points[p].pos), st.points[p].index, w)
+	return v.walkDisk(k, int64(pts[p].pos), pts[p].index, w)
 }
 
 // walkDisk reads entries from position pos of segment k, whose index there
@@ -411,9 +427,13 @@ func (v *View) OffsetForTimestamp(ts int64) (model.Offset, bool, error) {
 			},
 			use: func(h EntryHeader, _ []byte) { found, ok = h.Offset, true },
 		}
+		pts, err := v.pointsOf(k, st)
+		if err != nil {
+			return 0, false, err
+		}
 		pos, expect := int64(0), v.baseOf(k)
-		if p := lookupTime(st.points, ts); p >= 0 {
-			pos, expect = int64(st.points[p].pos), st.points[p].index
+		if p := lookupTime(pts, ts); p >= 0 {
+			pos, expect = int64(pts[p].pos), pts[p].index
 		}
 		if err := v.walkDisk(k, pos, expect, w); err != nil {
 			return 0, false, err

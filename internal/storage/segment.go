@@ -44,15 +44,25 @@ type logFiles struct {
 	dir      string
 	handles  *HandleCache
 	cache    *BatchCache
-	id       uint64 // the log's key in cache
-	interval int64  // index interval bytes
+	indexes  *IndexCache // shard's closed-segment index points
+	id       uint64      // the log's key in cache
+	interval int64       // index interval bytes
+
+	// While Open recovers (its goroutine alone, before any View exists):
+	// the segments it loaded. Their repaired index files are written only
+	// once Open's sync made the entries they point at durable (doc.go,
+	// "Open and durability"), and their points stay resident until then.
+	opening bool
+	opened  []*segment
 }
 
 // segment is one "<base>.log" file and its "<base>.index". A closed
 // segment's state is loaded lazily, by its owner or by a View on any
 // goroutine, under mu; once loaded it does not change (a truncation that
-// reopens a closed segment for writing makes a new segment value). The
-// active segment's state is the owner's alone; Views copy it.
+// reopens a closed segment for writing makes a new segment value), except
+// that its points move to the shard's IndexCache once its index file holds
+// them (evictable). The active segment's state is the owner's alone; Views
+// copy it.
 type segment struct {
 	base      model.Index
 	logPath   string
@@ -60,7 +70,14 @@ type segment struct {
 
 	mu     sync.Mutex
 	loaded bool
-	st     segState
+	st     segState // st.points is nil once evictable
+	// evictable: the points live in the IndexCache; npts and ptsCRC
+	// identify them in the index file.
+	evictable  bool
+	npts       int
+	ptsCRC     uint32
+	removed    bool // files removed or taken over by another segment value
+	indexStale bool // the index file must be rewritten (Open defers it)
 
 	// Owner only.
 	written  int   // index points already in the index file
@@ -118,40 +135,68 @@ func (st *segState) accepts(base model.Index, h EntryHeader) bool {
 	return h.Index == st.last+1 && h.Term >= st.lastTerm && h.Offset == st.nextOffset
 }
 
-// state returns a closed segment's state, loading (and repairing its
-// index) on first use. Safe from any goroutine.
+// state returns a closed segment's state without its points (pointsOf
+// has them), loading it (and repairing its index) on first use. Safe from
+// any goroutine.
 func (s *segment) state(lf *logFiles) (segState, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.loaded {
-		return s.st, nil
+	st := s.st
+	if !s.loaded {
+		var err error
+		if st, err = s.loadLocked(lf); err != nil {
+			return segState{}, err
+		}
 	}
-	st, _, err := lf.recoverSegment(s)
-	if err != nil {
-		return segState{}, err
-	}
-	s.st, s.loaded = st, true
+	st.points = nil
 	return st, nil
 }
 
+// loadLocked recovers s's state. Outside Open the repaired index is
+// written at once and the points go to the cache; during Open both wait
+// for its sync (finishOpen). Caller holds s.mu.
+func (s *segment) loadLocked(lf *logFiles) (segState, error) {
+	st, _, rewrite, err := lf.recoverSegment(s)
+	if err != nil {
+		return segState{}, err
+	}
+	s.st, s.loaded, s.evictable, s.indexStale = st, true, false, rewrite
+	if lf.opening {
+		lf.opened = append(lf.opened, s)
+		return st, nil
+	}
+	s.writeStaleIndexLocked(lf)
+	s.releasePointsLocked(lf)
+	return st, nil
+}
+
+// writeStaleIndexLocked rewrites s's index file if recovery changed it.
+// Best effort: a stale index only costs a longer scan next time.
+func (s *segment) writeStaleIndexLocked(lf *logFiles) {
+	if s.indexStale && !s.removed && !s.evictable {
+		_ = lf.writeIndex(s.indexPath, s.st.points)
+	}
+	s.indexStale = false
+}
+
 // recoverSegment finds the valid entries of s: it validates the index
-// points, verifies the entry at the last good one, scans on from there
-// and rewrites the index if it changed. It returns the state and the file
-// size (which is larger than st.size when the tail is torn). It reads only
-// the index and the segment's tail.
-func (lf *logFiles) recoverSegment(s *segment) (segState, int64, error) {
+// points, verifies the entry at the last good one and scans on from there.
+// It returns the state, the file size (which is larger than st.size when
+// the tail is torn) and whether the index file needs rewriting (the
+// caller's job). It reads only the index and the segment's tail.
+func (lf *logFiles) recoverSegment(s *segment) (segState, int64, bool, error) {
 	h, err := lf.handles.acquire(lf.fs, s.logPath, false)
 	if err != nil {
-		return segState{}, 0, err
+		return segState{}, 0, false, err
 	}
 	defer lf.handles.release(h)
 	fileSize, err := h.f.Size()
 	if err != nil {
-		return segState{}, 0, err
+		return segState{}, 0, false, err
 	}
 	raw, err := lf.readIndexFile(s.indexPath)
 	if err != nil {
-		return segState{}, 0, err
+		return segState{}, 0, false, err
 	}
 	onDisk := len(raw) / indexPointSize
 	pts := parseIndex(raw, s.base, fileSize)
@@ -170,19 +215,15 @@ func (lf *logFiles) recoverSegment(s *segment) (segState, int64, error) {
 				break
 			}
 		} else if err != nil && !errors.Is(err, model.ErrCorrupt) && !errors.Is(err, io.EOF) {
-			return segState{}, 0, err
+			return segState{}, 0, false, err
 		}
 	}
 	kept := len(st.points)
 	if err := lf.scanInto(r, &st, s.base, fileSize); err != nil {
-		return segState{}, 0, err
+		return segState{}, 0, false, err
 	}
 	s.written = len(st.points)
-	if kept != onDisk || len(st.points) != kept {
-		// Best effort: a stale index only costs a longer scan next time.
-		_ = lf.writeIndex(s.indexPath, st.points)
-	}
-	return st, fileSize, nil
+	return st, fileSize, kept != onDisk || len(st.points) != kept, nil
 }
 
 // scanInto extends st with the valid entries that follow it, up to end:

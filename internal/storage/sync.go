@@ -107,6 +107,8 @@ func (l *Log) writePoints() {
 		}
 		if s == l.act || s.written < len(pts) || s.st.last > l.durable {
 			keep = append(keep, s)
+		} else if !l.lf.opening {
+			s.releasePoints(l.lf) // all in the index file now
 		}
 	}
 	clear(l.pending[len(keep):])

@@ -28,6 +28,9 @@ func (l *Log) TruncateSuffix(from model.Index) error {
 	if err != nil {
 		return err
 	}
+	if st.points, err = v.pointsOf(k, st); err != nil {
+		return err
+	}
 	keep := k // segments [0, keep) stay closed
 	var nst segState
 	switch {
@@ -39,6 +42,9 @@ func (l *Log) TruncateSuffix(from model.Index) error {
 		keep = k - 1
 		seg, nst, err = v.stateOf(keep)
 		if err != nil {
+			return err
+		}
+		if nst.points, err = v.pointsOf(keep, nst); err != nil {
 			return err
 		}
 		nst.points = nst.points[:len(nst.points):len(nst.points)]
@@ -61,6 +67,7 @@ func (l *Log) TruncateSuffix(from model.Index) error {
 			return l.fail(err)
 		}
 	}
+	seg.retire(l.lf) // its files now belong to ns
 	if err := l.truncateFile(seg.logPath, nst.size); err != nil {
 		return l.fail(err)
 	}
