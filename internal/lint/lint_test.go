@@ -23,7 +23,8 @@ var project = []string{mod + "/internal/", mod + "/cmd/", mod}
 var rules = []rule{
 	{"internal/model", project, "model is the leaf: no project imports and no I/O", false},
 	{"internal/model", []string{"os", "net", "syscall", "golang.org/x/sys"}, "model does no I/O", true},
-	{"internal/vfs", project, "vfs sits on model only", false},
+	{"internal/vfs", project, "vfs sits on model only (and the failpoint leaf)", false},
+	{"internal/failpoint", project, "failpoint is a leaf: every layer may hold a failpoint", false},
 	{"internal/storage", layersAbove("storage"), "storage knows nothing of Raft, Kafka or the node", false},
 	{"internal/storage", []string{"go.etcd.io/raft", "github.com/twmb/franz-go"}, "storage knows nothing of Raft or the Kafka protocol", false},
 	{"internal/storage", []string{"os", "syscall", "golang.org/x/sys"}, "all storage file I/O goes through vfs", true},
@@ -73,7 +74,9 @@ func allowedWithin(r rule, pkg, dep string) bool {
 		return true
 	}
 	switch r.pkg {
-	case "internal/vfs", "internal/shard":
+	case "internal/vfs":
+		return dep == mod+"/internal/model" || dep == mod+"/internal/failpoint"
+	case "internal/shard":
 		return dep == mod+"/internal/model"
 	}
 	return false
@@ -138,6 +141,9 @@ func TestRulesCatchViolations(t *testing.T) {
 		{mod + "/internal/model", "os", true},
 		{mod + "/internal/vfs", mod + "/internal/model", false},
 		{mod + "/internal/vfs", mod + "/internal/storage", true},
+		{mod + "/internal/vfs", mod + "/internal/failpoint", false},
+		{mod + "/internal/failpoint", mod + "/internal/model", true},
+		{mod + "/internal/shard", mod + "/internal/failpoint", true},
 		{mod + "/internal/storage", "go.etcd.io/raft/v3", true},
 		{mod + "/internal/storage/journal", "os", true},
 		{mod + "/internal/storage/engine", mod + "/internal/storage/journal", false},

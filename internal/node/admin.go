@@ -50,6 +50,7 @@ func (n *Node) adminHandler() http.Handler {
 		writeJSON(w, http.StatusOK, n.Status())
 	})
 	mux.Handle("GET /metrics", n.metrics.Handler())
+	registerFailpoints(mux, n.log) // only with -tags failpoints (admin_failpoints.go)
 	mux.HandleFunc("GET /v1/brokers", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, n.BrokersSnapshot())
 	})

@@ -11,6 +11,7 @@ import (
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 
+	"github.com/petrel-streaming/petrel/internal/failpoint"
 	"github.com/petrel-streaming/petrel/internal/model"
 	"github.com/petrel-streaming/petrel/internal/producers"
 	"github.com/petrel-streaming/petrel/internal/storage"
@@ -282,6 +283,7 @@ func (r *Replica) Produce(batch []byte, done func(ProduceResult)) {
 		r.producers.Append(pid, b.ProducerEpoch(), b.BaseSequence(), producers.NextSeq(b.BaseSequence(), count-1),
 			base, r.tail-1, b.MaxTimestamp())
 	}
+	done = failpoint.CallEarly("kafka/ack-before-commit", done, ProduceResult{BaseOffset: base}) // failpoint: ack before the commit (negative control)
 	r.waiters = append(r.waiters, waiter{base: base, term: r.term, done: done})
 	r.markDirty()
 }
@@ -444,6 +446,7 @@ func (r *Replica) stageAppend(m *pb.Message) error {
 				r.m.lazy = append(r.m.lazy, r)
 			}
 		} else {
+			failpoint.Inject("raft/before-hardstate") // crash point: entries staged in memory, hard state not yet
 			if err := r.m.eng.SetHardState(r.cfg.Key, hs); err != nil {
 				return err
 			}

@@ -7,6 +7,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/petrel-streaming/petrel/internal/failpoint"
 )
 
 // NewOS returns the real file system. It holds no state: every call goes
@@ -131,11 +133,20 @@ type osFile struct {
 func (f *osFile) ReadAt(p []byte, off int64) (int, error)  { return f.f.ReadAt(p, off) }
 func (f *osFile) WriteAt(p []byte, off int64) (int, error) { return f.f.WriteAt(p, off) }
 func (f *osFile) Close() error                             { return f.f.Close() }
-func (f *osFile) Sync() error                              { return f.f.Sync() }
 func (f *osFile) Truncate(size int64) error                { return f.f.Truncate(size) }
 func (f *osFile) Name() string                             { return f.name }
 
+func (f *osFile) Sync() error {
+	if failpoint.Inject("storage/skip-fsync").Skip() { // failpoint: pretend to sync (negative control)
+		return nil
+	}
+	return f.f.Sync()
+}
+
 func (f *osFile) Datasync() error {
+	if failpoint.Inject("storage/skip-fsync").Skip() { // failpoint: pretend to sync (negative control)
+		return nil
+	}
 	return f.pathErr("fdatasync", control(f.f, func(fd int) error {
 		return ignoringEINTR(func() error { return unix.Fdatasync(fd) })
 	}))

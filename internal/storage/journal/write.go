@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/petrel-streaming/petrel/internal/failpoint"
 	"github.com/petrel-streaming/petrel/internal/vfs"
 )
 
@@ -36,6 +37,7 @@ func (s *SyncJob) Run() error {
 		return err
 	}
 	files := s.j.files
+	failpoint.Inject("storage/before-journal-sync") // crash point: written, not synced
 	for i, w := range s.writes {
 		if i > 0 && s.writes[i-1].file == w.file {
 			continue
@@ -44,6 +46,7 @@ func (s *SyncJob) Run() error {
 			return fmt.Errorf("journal: fdatasync %s: %w", s.j.fileName(w.file), err)
 		}
 	}
+	failpoint.Inject("storage/after-journal-sync") // crash point: synced, the round not finished
 	return nil
 }
 
