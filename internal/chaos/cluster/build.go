@@ -9,14 +9,16 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strings"
 )
 
 // BuildOptions say what Build compiles.
 type BuildOptions struct {
-	ModuleDir string // the module root (where go.mod is)
-	Package   string // default "./cmd/petrel"
-	Out       string // the binary to write
-	Race      bool   // build with -race
+	ModuleDir string   // the module root (where go.mod is)
+	Package   string   // default "./cmd/petrel"
+	Out       string   // the binary to write
+	Race      bool     // build with -race
+	Tags      []string // build tags, e.g. failpoints
 }
 
 // Build runs `go build -o Out Package` in ModuleDir and returns Out.
@@ -31,6 +33,9 @@ func Build(ctx context.Context, o BuildOptions) (string, error) {
 	args := []string{"build", "-o", o.Out}
 	if o.Race {
 		args = append(args, "-race")
+	}
+	if len(o.Tags) > 0 {
+		args = append(args, "-tags", strings.Join(o.Tags, ","))
 	}
 	cmd := exec.CommandContext(ctx, goTool, append(args, o.Package)...)
 	cmd.Dir = o.ModuleDir

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/petrel-streaming/petrel/internal/failpoint"
 )
 
 // Errors with identity.
@@ -45,6 +47,9 @@ type Config struct {
 	DataDirs []string
 	Shards   int   // --shards (default 2)
 	Memory   int64 // --memory bytes (default 512 MiB)
+	// Env is added to every start's environment, e.g. PETRELFP_<NAME>=spec
+	// to arm failpoints of a broker built with -tags failpoints.
+	Env []string
 	// ReadyTimeout bounds a start (default 60 s); TerminateTimeout a SIGTERM
 	// (default 30 s, the G13 limit).
 	ReadyTimeout     time.Duration
@@ -213,6 +218,9 @@ func ScanLog(node int, path string, max int) []Problem {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() && len(out) < max {
 		line := sc.Text()
+		if failpoint.IsCrashLine(line) {
+			continue // a crash the harness injected (see Node.ExpectExit)
+		}
 		for _, pat := range BadLogPatterns {
 			if strings.Contains(line, pat) {
 				out = append(out, Problem{Node: node, What: pat, Text: truncate(line, 300)})

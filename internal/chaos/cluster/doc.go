@@ -15,6 +15,14 @@
 //	n.Pause(); n.Resume()                // SIGSTOP / SIGCONT
 //	probs := c.Problems()                // unexpected exits, panic / fatal error / DATA RACE in logs
 //
+// With a broker built with -tags failpoints (BuildOptions.Tags), Config.Env
+// can arm failpoints at every start (PETRELFP_<NAME>=spec) and a running
+// node's can be set through its admin API:
+//
+//	n.ExpectExit(true)                   // the crash about to be injected is ours
+//	err = n.SetFailpoint(ctx, "storage/before-journal-sync", "20*off->panic")
+//	<-n.Exited()
+//
 // # Contract
 //
 //   - A process is signalled only through the *os.Process this package
@@ -26,7 +34,9 @@
 //     created.
 //   - Every exit the harness did not cause (Kill, Terminate, Close) is an
 //     unexpected exit and is reported by Problems, as is any log line with
-//     "panic:", "fatal error:" or "DATA RACE" (the broker-crash check).
+//     "panic:", "fatal error:" or "DATA RACE" (the broker-crash check),
+//     except an exit marked by ExpectExit and the runtime's report of an
+//     injected crash ("panic: failpoint <name>: injected crash").
 //   - A node's stdout and stderr go to one log file that every start of
 //     the node appends to, after a "=== chaos: start N ===" marker line.
 //

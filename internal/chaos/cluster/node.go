@@ -101,7 +101,7 @@ func (n *Node) Start(ctx context.Context) error {
 	fmt.Fprintf(logFile, "=== chaos: start %d of node %d at %s ===\n", n.starts, n.ID, time.Now().Format(time.RFC3339Nano))
 	cmd := exec.Command(n.c.cfg.Binary, n.args()...)
 	cmd.Dir = n.Dir // no petrel.yaml there
-	cmd.Env = childEnv()
+	cmd.Env = append(childEnv(), n.c.cfg.Env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -1,0 +1,66 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// ErrNoFailpoints: the node's binary was built without -tags failpoints
+// (its admin API has no /v1/failpoints).
+var ErrNoFailpoints = errors.New("cluster: the broker has no failpoints (build it with -tags failpoints)")
+
+// SetFailpoint arms failpoint name of the running node with spec (package
+// failpoint: "20*off->panic", "off", …) through its admin API.
+func (n *Node) SetFailpoint(ctx context.Context, name, spec string) error {
+	_, err := n.failpointCall(ctx, http.MethodPut, "/v1/failpoints/"+name, spec)
+	return err
+}
+
+// CheckFailpoints returns nil when the running node serves /v1/failpoints,
+// ErrNoFailpoints when it does not.
+func (n *Node) CheckFailpoints(ctx context.Context) error {
+	_, err := n.failpointCall(ctx, http.MethodGet, "/v1/failpoints", "")
+	return err
+}
+
+func (n *Node) failpointCall(ctx context.Context, method, path, body string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+n.AdminAddr+path, strings.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("node %d: %s %s: %w", n.ID, method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	switch {
+	case resp.StatusCode == http.StatusOK:
+		return string(b), nil
+	case resp.StatusCode == http.StatusNotFound && path == "/v1/failpoints":
+		return "", fmt.Errorf("node %d: %w", n.ID, ErrNoFailpoints)
+	default:
+		return "", fmt.Errorf("node %d: %s %s: %s: %s", n.ID, method, path, resp.Status, strings.TrimSpace(string(b)))
+	}
+}
+
+// ExpectExit marks the running process's coming exit as caused by the
+// harness (a crash point it armed), so it is no unexpected exit; false
+// withdraws the mark when the crash did not come. ErrNotRunning when no
+// process runs.
+func (n *Node) ExpectExit(expected bool) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.proc == nil {
+		return fmt.Errorf("node %d: %w", n.ID, ErrNotRunning)
+	}
+	n.proc.expected.Store(expected)
+	return nil
+}
