@@ -30,6 +30,7 @@ func main() {
 	}
 	root.AddCommand(newServeCommand(), bench.NewCommand(logger))
 	root.AddCommand(cli.Commands(cli.OSDeps())...)
+	root.AddCommand(cli.TuneCommands(cli.OSDeps())...)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "petrel:", err)
 		os.Exit(1)

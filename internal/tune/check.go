@@ -35,6 +35,18 @@ func (l Level) String() string {
 // MarshalText renders the level by name.
 func (l Level) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
 
+// UnmarshalText reads a level by name (a `petrel check --format json`
+// consumer).
+func (l *Level) UnmarshalText(b []byte) error {
+	for i, n := range levelNames {
+		if n == string(b) {
+			*l = Level(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("level %q: %w", b, ErrParse)
+}
+
 // Item is one line of `petrel check`.
 type Item struct {
 	Check  string `json:"check"`

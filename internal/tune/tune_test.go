@@ -236,7 +236,7 @@ func TestUnsupported(t *testing.T) {
 		{"no thp", "transparent_hugepages", map[string]string{"/sys/kernel/mm/transparent_hugepage": ""}, StatusUnsupported, "without THP"},
 		{"no scheduler choice", "disk_scheduler", map[string]string{"/sys/devices/pci0000:00/0000:00:04.0/nvme/nvme0/nvme0n1/queue/scheduler": "[bfq] kyber"},
 			StatusUnsupported, "offers none of none, noop"},
-		{"rotational", "disk_scheduler", map[string]string{"/sys/devices/pci0000:00/0000:00:04.0/nvme/nvme0/nvme0n1/queue/rotational": "1"}, StatusOK, "rotational"},
+		{"rotational nvme", "disk_scheduler", map[string]string{"/sys/devices/pci0000:00/0000:00:04.0/nvme/nvme0/nvme0n1/queue/rotational": "1"}, StatusNeedsChange, ""},
 		{"missing sysctl", "swappiness", map[string]string{"/proc/sys/vm/swappiness": ""}, StatusUnsupported, "does not exist"},
 		{"unparsable sysctl", "swappiness", map[string]string{"/proc/sys/vm/swappiness": "lots"}, StatusFailed, "cannot parse"},
 		{"crash handler", "coredump", map[string]string{"/proc/sys/kernel/core_pattern": "|/usr/lib/systemd/systemd-coredump %P"}, StatusOK, "crash handler"},

@@ -62,7 +62,7 @@ var diskScheduler = Tuner{
 	check: func(e *Env) Result {
 		return perDisk(e, func(d string) Result {
 			q := "/sys/block/" + d + "/queue"
-			if rot, _ := e.Root.Read(q + "/rotational"); rot == "1" {
+			if rot, _ := e.Root.Read(q + "/rotational"); rot == "1" && !paravirtual(e.Root, d) {
 				sel, _ := e.Root.Read(q + "/scheduler")
 				s, _ := parseChoice(sel)
 				return okResult(s, s, "rotational: the kernel's scheduler is kept")
@@ -77,6 +77,16 @@ var diskScheduler = Tuner{
 			return change(cur, "none", *w)
 		})
 	},
+}
+
+// paravirtual reports whether disk d is NVMe or a hypervisor's disk
+// (virtio, Xen), which may say rotational but queue requests themselves.
+func paravirtual(r Root, d string) bool {
+	if strings.HasPrefix(d, "nvme") || strings.HasPrefix(d, "xvd") {
+		return true
+	}
+	real, err := r.Resolve("/sys/block/" + d + "/device")
+	return err == nil && strings.Contains(real, "/virtio")
 }
 
 var diskNomerges = Tuner{
@@ -246,7 +256,7 @@ var ballastFile = Tuner{
 			return unsupported("data dir %s does not exist yet (run petrel serve once, or create it)", e.DataDir)
 		}
 		if st, err := e.Root.Stat(p); err == nil {
-			return okResult(strconv.FormatInt(st.Size(), 10)+" bytes", strconv.FormatInt(want, 10)+" bytes", "")
+			return okResult(bytesIEC(uint64(st.Size())), "present", "")
 		}
 		sp, err := e.Statfs(e.Root.Path(e.DataDir))
 		if err != nil {
@@ -255,6 +265,6 @@ var ballastFile = Tuner{
 		if sp.FreeBytes < 2*uint64(want) {
 			return unsupported("only %d bytes free under %s: a %d-byte ballast would take too much", sp.FreeBytes, e.DataDir, want)
 		}
-		return change("absent", strconv.FormatInt(want, 10)+" bytes", Write{Op: OpCreate, Path: p, Size: want})
+		return change("absent", bytesIEC(uint64(want)), Write{Op: OpCreate, Path: p, Size: want})
 	},
 }
