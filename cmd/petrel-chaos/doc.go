@@ -18,10 +18,17 @@
 // written to <run>/summary.json. Exit status 1 when a safety check fails,
 // 2 when the run could not be carried out. The run directory
 // (history.jsonl, faults.jsonl, schedule.json, node-*/petrel.log,
-// node-*/data) is deleted when every check passed and kept, with its path
+// node-*/data, node-*/disk) is deleted when every check passed and kept, with its path
 // printed, otherwise (or with --keep).
 //
+// Disks: as root with /dev/fuse (and --fuse, the default) every node's data
+// directory is a lazy FUSE layer of package diskfault (node-*/disk holds the
+// real files), which enables power-fail, power-fail-all, slow-disk and
+// eio-fsync; the smoke then adds power-fail of one node after kill-all.
+// The layers are unmounted (forcibly if need be) when the run ends, after
+// the nodes are killed.
+//
 // Today Petrel is one node: --nodes > 1 is refused until the cluster issue,
-// and the faults that need it (network, FUSE disk, failpoints) are listed
+// and the faults that need it (network, failpoints, disk-full) are listed
 // as skipped with their reason, never faked.
 package main

@@ -23,6 +23,9 @@ func main() {
 	case err == nil:
 	case errors.Is(err, errChecksFailed):
 		os.Exit(1)
+	case errors.Is(err, errNegativeNotCaught):
+		fmt.Fprintln(os.Stderr, "petrel-chaos:", err)
+		os.Exit(3)
 	default:
 		fmt.Fprintln(os.Stderr, "petrel-chaos:", err)
 		os.Exit(2)
@@ -47,10 +50,13 @@ func newCommand() *cobra.Command {
 	f.IntVar(&o.nodes, "nodes", 1, "brokers (1 until the cluster issue)")
 	f.StringVar(&o.binary, "binary", "", "petrel binary (default: build ./cmd/petrel into the run dir; built there if the path is absent)")
 	f.StringVar(&o.runDir, "run-dir", "", "run directory (default: a new temporary directory)")
-	f.BoolVar(&o.smoke, "smoke", false, "the fixed CI sequence: kill -9, pause 8 s, kill-all, terminate, truncate-tail; 5 s gaps; 30 s final read")
+	f.BoolVar(&o.smoke, "smoke", false, "the fixed CI sequence: kill -9, pause 8 s, kill-all, power-fail (with the FUSE layer), terminate, truncate-tail; 5 s gaps; 30 s final read")
 	f.BoolVar(&o.keep, "keep", false, "keep the run directory even when every check passes")
 	f.IntVar(&o.rate, "rate", 300, "records/s over every producer")
 	f.BoolVar(&o.noG18, "no-g18", false, "do not hold ListOffsets(latest) to linearizability (G18)")
 	f.BoolVar(&o.race, "race", false, "build the broker with -race (when --binary is built)")
+	f.BoolVar(&o.failpoints, "failpoints", false, "build the broker with -tags failpoints (when --binary is built) and add crash-points to the random schedule")
+	f.BoolVar(&o.negative, "negative-control", false, "the negative control: a failpoints broker that acks before the commit and skips fsync, crashed 3 times; passes only if lost-write fails (exit 1; 3 = not caught)")
+	f.BoolVar(&o.fuse, "fuse", true, "put each data dir on the FUSE disk layer when possible (root, /dev/fuse): power-fail, power-fail-all, slow-disk, eio-fsync")
 	return cmd
 }

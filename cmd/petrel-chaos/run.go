@@ -30,8 +30,12 @@ type options struct {
 	nodes          int
 	binary, runDir string
 	smoke, keep    bool
+	fuse           bool
 	rate           int
 	noG18, race    bool
+	// failpoints: brokers built with -tags failpoints, crash-points usable;
+	// negative: the negative control (failpoints.go).
+	failpoints, negative bool
 }
 
 // Phase lengths (CHAOS.md §2.4).
@@ -88,17 +92,26 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 			return err
 		}
 		bctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-		_, err = cluster.Build(bctx, cluster.BuildOptions{ModuleDir: root, Out: o.binary, Race: o.race})
+		_, err = cluster.Build(bctx, cluster.BuildOptions{ModuleDir: root, Out: o.binary, Race: o.race, Tags: o.buildTags()})
 		cancel()
 		if err != nil {
 			return err
 		}
 	}
-	c, err := cluster.New(cluster.Config{Binary: o.binary, Dir: o.runDir, Nodes: o.nodes, Logger: logger})
+	c, err := cluster.New(cluster.Config{Binary: o.binary, Dir: o.runDir, Nodes: o.nodes, Logger: logger, Env: o.brokerEnv()})
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	disks, unmount := mountDisks(c, o.fuse, logger)
+	defer func() {
+		if uerr := unmount(); uerr != nil && err == nil {
+			err = fmt.Errorf("unmounting the disk layers: %w", uerr)
+		}
+	}()
+	if len(disks.Layers) > 0 {
+		fmt.Fprintf(out, "disks: every data dir on a lazy FUSE layer (power-fail drops what was not fsynced)\n")
+	}
 
 	origin := time.Now()
 	histf, err := os.Create(filepath.Join(o.runDir, "history.jsonl"))
@@ -121,11 +134,16 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	if err := w.Setup(ctx); err != nil {
 		return err
 	}
-	faults := nemesis.Catalog(c, rand.New(rand.NewPCG(o.seed, 0x746172676574)), flog)
+	faults := nemesis.Catalog(c, rand.New(rand.NewPCG(o.seed, 0x746172676574)), flog, disks)
+	if faults, err = o.setupFailpoints(ctx, c, faults, flog, out); err != nil {
+		return err
+	}
 	var sched nemesis.Schedule
 	var skipped []string
 	if o.smoke {
 		sched, skipped = nemesis.Smoke(faults)
+	} else if o.negative {
+		sched = nemesis.NegativeControl()
 	} else {
 		sched = nemesis.Plan(o.seed, faults, nemesis.PlanOptions{Duration: o.duration})
 	}
@@ -143,17 +161,17 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	var wg sync.WaitGroup
 	wg.Go(func() { w.Run(wctx) })
 	rep := nemesis.Run(ctx, sched, faults, flog)
-	if !o.smoke {
+	if !o.fixedSchedule() {
 		sleepUntil(ctx, origin.Add(o.duration))
 	}
 	healErr := healAll(ctx, c)
-	if !o.smoke && healErr == nil {
+	if !o.fixedSchedule() && healErr == nil {
 		sleepUntil(ctx, time.Now().Add(quiesce))
 	}
 	stopWork()
 	wg.Wait()
 	budget := finalBudget
-	if o.smoke {
+	if o.fixedSchedule() {
 		budget = finalBudgetSmoke
 	}
 	finalErr := w.FinalRead(context.WithoutCancel(ctx), budget)
@@ -181,6 +199,9 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	if b, err := json.Marshal(s); err == nil {
 		_ = os.WriteFile(filepath.Join(o.runDir, "summary.json"), append(b, '\n'), 0o644)
 	}
+	if o.negative {
+		return negativeExit(s)
+	}
 	if s.SafetyFailed > 0 {
 		return errChecksFailed
 	}
@@ -189,6 +210,9 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 }
 
 func modeDuration(o options) string {
+	if o.negative {
+		return "negative-control"
+	}
 	if o.smoke {
 		return "smoke"
 	}

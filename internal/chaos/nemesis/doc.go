@@ -18,10 +18,17 @@
 // kill-all, terminate (SIGTERM, clean exit ≤ 30 s or the fault fails),
 // pause (SIGSTOP U(2,8) s, SIGCONT) and truncate-tail (SIGKILL, cut the
 // active segment mid-batch inside the journal-covered tail, restart: the
-// broker must repair it from its journal, see package diskfault). The
-// network faults need the cluster issue and root + nftables, the disk
-// faults the FUSE layer, clock-skew and crash-points broker failpoints:
-// their Available says so and they are skipped with that reason.
+// broker must repair it from its journal, see package diskfault). With
+// the FUSE disk layers of package diskfault under the nodes' data
+// directories (Disks; root and /dev/fuse), the disk faults work too:
+// power-fail (SIGKILL one node, drop everything its disk had not synced,
+// restart), power-fail-all (every node at once), slow-disk (U(5,50) ms on
+// every write and fsync of one node, U(5,20) s) and eio-fsync (fsync
+// fails with EIO, then writes do, U(5,15) s; heal: SIGKILL, drop what was
+// not synced, clear the errors, restart). The network faults need the
+// cluster issue and root + nftables, disk-full a data dir small enough to
+// fill, clock-skew and crash-points broker failpoints: their Available
+// says so and they are skipped with that reason.
 //
 // # Schedule (seeded, reproducible)
 //

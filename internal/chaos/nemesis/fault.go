@@ -32,8 +32,8 @@ func (f Fault) Usable() bool { return f.Available == nil || f.Available() == nil
 // Reasons why a fault cannot run yet; errors.Is-able.
 var (
 	ErrNeedsCluster   = errors.New("needs the cluster issue (3+ nodes) and internal/chaos/netfault (root + nftables in a network namespace): not built yet")
-	ErrNeedsFUSE      = errors.New("needs the FUSE disk layer of internal/chaos/diskfault: not built yet")
-	ErrNeedsLoopExt4  = errors.New("needs a loop-mounted ext4 data dir (root): not built yet")
+	ErrNeedsFUSE      = errors.New("needs the FUSE disk layer of internal/chaos/diskfault")
+	ErrNeedsLoopExt4  = errors.New("needs a loop-mounted ext4 data dir small enough to fill, and a node's journal alone is 64 MiB zero-filled per shard (journal.DefaultFileSize, no setting to shrink it): not built yet")
 	ErrNeedsPeers     = errors.New("needs peers to repair from (the cluster issue): on one node a flipped sealed segment is unrecoverable by design")
 	ErrNeedsFailpoint = errors.New("needs broker failpoints: not built yet")
 )
@@ -41,12 +41,15 @@ var (
 func unavailable(err error) func() error { return func() error { return err } }
 
 // Catalog is every fault of CHAOS.md §2.4 for c, the unavailable ones
-// with their reason. rng picks target nodes; log receives detail events.
-func Catalog(c *cluster.Cluster, rng *rand.Rand, log *Log) []Fault {
+// with their reason. rng picks target nodes; log receives detail events;
+// disks are the nodes' FUSE layers (or why there are none) for the disk
+// faults.
+func Catalog(c *cluster.Cluster, rng *rand.Rand, log *Log, disks Disks) []Fault {
 	nf := &nodeFaults{c: c, rng: rng, log: log}
 	faults := []Fault{
 		nf.kill(), nf.killAll(), nf.terminate(), nf.pause(), nf.truncateTail(),
 	}
+	faults = append(faults, nf.diskFaults(disks)...)
 	for _, u := range []struct {
 		name string
 		err  error
@@ -54,8 +57,7 @@ func Catalog(c *cluster.Cluster, rng *rand.Rand, log *Log) []Fault {
 		{"isolate", ErrNeedsCluster}, {"majority-minority", ErrNeedsCluster}, {"bridge", ErrNeedsCluster},
 		{"one-way", ErrNeedsCluster}, {"isolate-client-leader", ErrNeedsCluster}, {"lossy-link", ErrNeedsCluster},
 		{"slow-net", ErrNeedsCluster}, {"leader-transfer-storm", ErrNeedsCluster},
-		{"power-fail", ErrNeedsFUSE}, {"power-fail-all", ErrNeedsFUSE}, {"slow-disk", ErrNeedsFUSE},
-		{"eio-fsync", ErrNeedsFUSE}, {"disk-full", ErrNeedsLoopExt4}, {"bitflip", ErrNeedsPeers},
+		{"disk-full", ErrNeedsLoopExt4}, {"bitflip", ErrNeedsPeers},
 		{"clock-skew", ErrNeedsFailpoint}, {"crash-points", ErrNeedsFailpoint},
 	} {
 		faults = append(faults, Fault{Name: u.name, Available: unavailable(u.err)})
