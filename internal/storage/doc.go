@@ -83,6 +83,27 @@
 // reads index files and tails, never whole logs, syncs what it recovered,
 // and returns with DurableIndex = LastIndex.
 //
+// # Open and durability
+//
+// After a killed process the page cache still holds what it wrote, so
+// Open sees every entry, synced or not, and reports them all durable. That
+// is only true once they are synced. The failure this guards against: a
+// process appends (or writes a large direct batch) across two rolls,
+// A's tail, B and C, and is killed before the sync job; the restart
+// recovers C, syncs B and C and reports LastIndex durable; the engine
+// builds on it (a follower acknowledges the entries, the journal moves its
+// checkpoint past them); a power loss then drops A's unsynced tail, and the
+// log has a hole below entries that were reported durable. So Open syncs
+// the last two segments and then walks back, syncing each older segment
+// until one is vouched for: segment k is known durable if segment k+1's
+// index file begins with its first point. Index points are written only
+// for entries that a completed sync job made durable, a job syncs every
+// segment written before it, and an older segment changes only after the
+// later ones (index files included) are durably removed; Open itself
+// writes the index files it repaired only after its own sync. A clean
+// reopen thus costs one 32-byte read beyond the last two segments; after a
+// crash, one fdatasync per segment written since the last completed sync.
+//
 // # Reads
 //
 // Every entry read from disk is CRC-checked before its bytes are handed

@@ -156,6 +156,12 @@ func (l *Log) recover(segs []*segment) error {
 		if len(l.segs) > 0 {
 			l.markDirty(l.segs[len(l.segs)-1])
 		}
+		// Older segments may hold bytes a killed process wrote and never
+		// synced (doc.go, "Open and durability"): sync each back to the
+		// first one the next segment's index vouches for.
+		for k := len(l.segs) - 2; k >= 0 && !l.lf.vouched(l.segs[k+1]); k-- {
+			l.dirty = append(l.dirty, l.segs[k])
+		}
 		l.dirDirty = true
 		if err := l.setStartOffset(); err != nil {
 			return err
@@ -194,6 +200,26 @@ func (l *Log) finishOpen() {
 		}
 		s.mu.Unlock()
 	}
+}
+
+// vouched reports whether s's index file holds its first point, which says
+// that every earlier segment was synced. Points are written only for
+// entries made durable by a completed sync job of their log (Open defers
+// its index repairs until its own sync), and a sync job syncs every
+// segment written before it; an earlier segment never changes after that
+// without s being removed first (TruncateSuffix), index file included.
+func (lf *logFiles) vouched(s *segment) bool {
+	f, err := lf.fs.OpenReadOnly(s.indexPath)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var b [indexPointSize]byte
+	if _, err := f.ReadAt(b[:], 0); err != nil {
+		return false
+	}
+	p, err := decodeIndexPoint(b[:])
+	return err == nil && p.index == s.base && p.pos == 0
 }
 
 // follows reports whether the last segment (state st) continues prev.
