@@ -143,6 +143,9 @@ func (p *prober) report(phase string, w, frac float64) {
 	if p.cfg.Progress == nil {
 		return
 	}
+	if !(frac >= 0) || frac > 1 { // a late phase (its end already past) is as good as done
+		frac = 1
+	}
 	now := time.Now()
 	if frac > 0 && frac < 1 && now.Sub(p.last) < 200*time.Millisecond {
 		return
@@ -199,7 +202,10 @@ func (p *prober) seqWrite(ctx context.Context, direct bool, w float64) (float64,
 		total += probeBlockBytes
 		off += probeBlockBytes
 		p.extent = max(p.extent, off)
-		if off >= p.fileMax {
+		if off >= p.fileMax { // each pass reaches the disk: rewriting dirty pages is not bandwidth
+			if err := unix.Fdatasync(fd); err != nil {
+				return 0, fmt.Errorf("%w: fdatasync: %v", ErrProbe, err)
+			}
 			off = 0
 		}
 		p.report(name, w, float64(now.Sub(start))/float64(end.Sub(start)))
@@ -273,7 +279,7 @@ func (p *prober) randomRead(ctx context.Context, conc int, w float64) (float64, 
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(i), uint64(conc)))
 			buf := alignedBuf(probeReadBytes)
-			for time.Now().Before(end) && ctx.Err() == nil {
+			for n := 0; n == 0 || time.Now().Before(end) && ctx.Err() == nil; n++ { // one read at least, late or not
 				if _, err := unix.Pread(fd, buf, r.Int64N(blocks)*probeReadBytes); err != nil {
 					mu.Lock()
 					firstErr = errors.Join(firstErr, err)
