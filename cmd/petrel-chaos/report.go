@@ -49,13 +49,15 @@ type summary struct {
 	Passed        int               `json:"passed"`
 	Failed        int               `json:"failed"`
 	SafetyFailed  int               `json:"safety_failed"`
+	// NegativeControl is the verdict of a --negative-control run.
+	NegativeControl string `json:"negative_control,omitempty"`
 }
 
 func newSummary(o options, rep nemesis.Report, skipped map[string]string, ops []history.Op, results []check.Result) *summary {
 	s := &summary{Tool: "petrel-chaos", Version: 1, Seed: o.seed, Git: gitRev(), Mode: "loopback", Smoke: o.smoke,
 		DurationS: o.duration.Seconds(), Nodes: o.nodes, Partitions: 6, Faults: rep.Injected, FaultsSkipped: skipped,
 		Ops: countOps(ops), Figures: map[string]int{}, Linearizable: map[string]string{}, Checks: results}
-	if o.smoke {
+	if o.fixedSchedule() {
 		s.DurationS = 0
 	}
 	for _, n := range rep.Healed {
@@ -72,6 +74,9 @@ func newSummary(o options, rep nemesis.Report, skipped map[string]string, ops []
 	}
 	s.Figures["acked_lost"] = s.Figures["lost_write"]
 	s.Passed, s.Failed = check.Summarize(results)
+	if o.negative {
+		s.NegativeControl = negativeOutcome(s)
+	}
 	return s
 }
 
@@ -146,6 +151,9 @@ func (s *summary) print(w io.Writer, results []check.Result) error {
 		return err
 	}
 	fmt.Fprintf(w, "chaos: %d passed, %d failed\n", s.Passed, s.Failed)
+	if s.NegativeControl != "" {
+		fmt.Fprintf(w, "negative control: %s\n", s.NegativeControl)
+	}
 	j, err := json.Marshal(s)
 	if err != nil {
 		return err
