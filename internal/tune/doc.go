@@ -59,12 +59,12 @@
 // A write the kernel refuses (EIO, EINVAL: a managed IRQ, a hypervisor's
 // setting) makes the tuner unsupported, not failed, and is not recorded.
 //
-// # iotune and io-properties.yaml
+// # iotune and io-config.yaml
 //
 // Probe measures the disk under a directory within a time budget (phase
 // shares: sequential write 30%, write+fdatasync 30%, random read 40%) in
 // one test file it removes, and WriteIOProperties stores the result in
-// <data dir>/io-properties.yaml, which the broker reads (ReadIOProperties,
+// <data dir>/io-config.yaml, which the broker reads (ReadIOProperties,
 // unknown keys refused):
 //
 //	# Measured by `petrel iotune`; the broker reads it. ...

@@ -12,10 +12,10 @@ import (
 )
 
 // IOPropertiesName is the file `petrel iotune` writes in the data dir.
-const IOPropertiesName = "io-properties.yaml"
+const IOPropertiesName = "io-config.yaml"
 
 // IOProperties are the measured properties of the disk under a data dir,
-// as written to io-properties.yaml (see doc.go for an example).
+// as written to io-config.yaml (see doc.go for an example).
 type IOProperties struct {
 	Version         int             `yaml:"version" json:"version"`
 	MeasuredAt      time.Time       `yaml:"measured_at" json:"measured_at"`
@@ -68,7 +68,7 @@ type ReadLevel struct {
 // ioPropertiesVersion is the format version written and understood.
 const ioPropertiesVersion = 1
 
-// ReadIOProperties reads an io-properties.yaml; unknown keys and other
+// ReadIOProperties reads an io-config.yaml; unknown keys and other
 // versions are errors (ErrParse).
 func ReadIOProperties(path string) (IOProperties, error) {
 	b, err := os.ReadFile(path)
@@ -97,7 +97,7 @@ func (p IOProperties) AppendTo(dst []byte) ([]byte, error) {
 	return append(dst, b...), nil
 }
 
-// WriteIOProperties writes p to dir/io-properties.yaml atomically
+// WriteIOProperties writes p to dir/io-config.yaml atomically
 // (temporary file, fsync, rename, fsync of dir).
 func WriteIOProperties(dir string, p IOProperties) (err error) {
 	b, err := p.AppendTo(nil)
