@@ -178,6 +178,40 @@ func (e *ddEnv) run(t *testing.T, d *datadriven.TestData) string {
 			return "error: " + err.Error()
 		}
 		return fmt.Sprintf("offset=%d found=%v\n", o, ok)
+	case "index-file":
+		return e.indexFile(t, d)
+	case "damage-index":
+		name := e.segPath(t, d, indexSuffix)
+		f, err := e.mem.Open(name, vfs.OpenOptions{})
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		defer f.Close()
+		junk := []byte("not an index point, not at all!!")
+		if _, err := f.WriteAt(junk, int64(scanInt(t, d, "point", 0))*indexPointSize); err != nil {
+			t.Fatal(err)
+		}
+		return ""
+	case "remove-index":
+		if err := e.mem.Remove(e.segPath(t, d, indexSuffix)); err != nil {
+			return "error: " + err.Error()
+		}
+		return ""
+	case "evict":
+		c := e.opts.Indexes
+		c.mu.Lock()
+		for s := range c.items {
+			c.forgetLocked(s)
+		}
+		c.mu.Unlock()
+		return ""
+	case "index-cache":
+		return fmt.Sprintf("bytes=%d read-backs=%d\n", e.opts.Indexes.Bytes(), e.opts.Indexes.Loads())
+	case "kill":
+		// A killed process: the log is abandoned, the page cache kept.
+		e.l = nil
+		e.opts.Handles, e.opts.Indexes = NewHandleCache(4), NewIndexCache(1<<20)
+		return e.open(t, d)
 	case "crash":
 		e.l = nil
 		e.mem = e.mem.CrashClone()
@@ -188,12 +222,40 @@ func (e *ddEnv) run(t *testing.T, d *datadriven.TestData) string {
 	return ""
 }
 
+// segPath is the file of the segment named by the "seg" argument (its
+// base index).
+func (e *ddEnv) segPath(t *testing.T, d *datadriven.TestData, suffix string) string {
+	return "/d/" + segmentName(model.Index(scanInt(t, d, "seg", 1))) + suffix
+}
+
+// indexFile prints the points of a segment's index file that parse (the
+// longest valid prefix) and how many bytes follow them.
+func (e *ddEnv) indexFile(t *testing.T, d *datadriven.TestData) string {
+	seg := model.Index(scanInt(t, d, "seg", 1))
+	lf := e.l.lf
+	raw, err := lf.readIndexFile(e.segPath(t, d, indexSuffix))
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	fi, err := e.mem.Stat(e.segPath(t, d, logSuffix))
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	pts := parseIndex(raw, seg, fi.Size)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d bytes, %d valid points\n", len(raw), len(pts))
+	for _, p := range pts {
+		fmt.Fprintf(&b, "  point index=%d offset=%d pos=%d maxTs=%d\n", p.index, p.offset, p.pos, p.maxTs)
+	}
+	return b.String()
+}
+
 func TestDatadriven(t *testing.T) {
 	datadriven.Walk(t, "testdata/log", func(t *testing.T, path string) {
 		clk := &testClock{t: time.Unix(1000, 0)}
 		e := &ddEnv{mem: vfs.NewMem(), clk: clk, g: newGen()}
 		e.opts = Options{Logger: quietLogger(), SegmentBytes: 1024, IndexIntervalBytes: 256,
-			PreallocStep: 4096, Now: clk.now, Handles: NewHandleCache(4)}
+			PreallocStep: 4096, Now: clk.now, Handles: NewHandleCache(4), Indexes: NewIndexCache(1 << 20)}
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string { return e.run(t, d) })
 		if e.l != nil {
 			e.l.Close()
