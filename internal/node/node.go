@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -26,6 +27,7 @@ import (
 	"github.com/petrel-streaming/petrel/internal/partition"
 	"github.com/petrel-streaming/petrel/internal/shard"
 	"github.com/petrel-streaming/petrel/internal/storage/engine"
+	"github.com/petrel-streaming/petrel/internal/tune"
 	"github.com/petrel-streaming/petrel/internal/vfs"
 )
 
@@ -152,10 +154,12 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	budgets := n.rt.Budgets()
+	seedLatency, seedBandwidth := n.diskSeeds()
 	for i := 0; i < n.meta.Shards; i++ {
 		eng, err := engine.Open(engine.Options{
 			FS: cfg.FS, Dir: filepath.Join(cfg.DataDir, "shards", strconv.Itoa(i)),
 			Logger: cfg.Logger.With("shard", i), Direct: cfg.DirectIO,
+			SeedSyncLatency: seedLatency, SeedBytesPerSec: seedBandwidth,
 			// The tail cache is one ring allocated whole: its share of
 			// the shard's memory, at most 16 MiB (a tailing consumer is
 			// served from it; one further behind reads the page cache).
@@ -432,4 +436,34 @@ func (n *Node) ReadState(key model.PartitionKey) *partition.ReadState {
 		return r.(*partition.Replica).State()
 	}
 	return nil
+}
+
+// diskSeeds reads the disk's measured properties from io-config.yaml in
+// the data dir (written by `petrel iotune`) for the engines' write-path
+// policy: the 4 KiB write+fdatasync p50 and the sequential write
+// bandwidth. Without the file the engines start from built-in seeds and
+// measure as they go; a file that does not parse is reported and ignored.
+func (n *Node) diskSeeds() (time.Duration, float64) {
+	path := filepath.Join(n.cfg.DataDir, tune.IOPropertiesName)
+	p, err := tune.ReadIOProperties(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		n.log.Info("no disk measurements: the write path adapts as it runs (petrel iotune measures the disk)", "file", path)
+		return 0, 0
+	case err != nil:
+		n.log.Warn("disk measurements ignored", "err", err)
+		return 0, 0
+	}
+	var lat time.Duration
+	for _, w := range p.SyncWrite {
+		if w.SizeBytes == 4<<10 && w.P50Micros > 0 {
+			lat = time.Duration(w.P50Micros * float64(time.Microsecond))
+		}
+	}
+	bw := p.SequentialWrite.BufferedBytesPerSec
+	if n.cfg.DirectIO && p.SequentialWrite.DirectBytesPerSec > 0 {
+		bw = p.SequentialWrite.DirectBytesPerSec
+	}
+	n.log.Info("disk measurements from iotune", "file", path, "sync_p50", lat, "write_bytes_per_sec", int64(bw))
+	return lat, bw
 }

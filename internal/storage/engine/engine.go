@@ -43,6 +43,12 @@ type Options struct {
 	// FlushFraction starts a write-behind flush once the journal is this
 	// full (0.25).
 	FlushFraction float64
+	// SeedSyncLatency and SeedBytesPerSec seed the latency model that picks
+	// the path of a partition's writes (a small write+fdatasync's latency
+	// and sequential write bandwidth, as `petrel iotune` measures them);
+	// zero means built-in seeds. Rounds refine the model as they run.
+	SeedSyncLatency time.Duration
+	SeedBytesPerSec float64
 	// MaxRoundsInFlight bounds the rounds started and not yet finished (2):
 	// the next round's writes go out while the last one's fdatasync runs.
 	MaxRoundsInFlight int
@@ -166,7 +172,7 @@ func Open(opts Options) (*Engine, error) {
 		cache:   storage.NewBatchCache(opts.BatchCacheBytes),
 		parts:   make(map[model.PartitionKey]*part),
 	}
-	e.lat.init(opts.DirectMinBytes, opts.DirectMaxBytes)
+	e.lat.init(opts.DirectMinBytes, opts.DirectMaxBytes, opts.SeedSyncLatency, opts.SeedBytesPerSec)
 	if err := e.recover(ckpt); err != nil {
 		_ = e.closeFiles()
 		return nil, err

@@ -18,10 +18,18 @@ const (
 	largeRoundSize = 128 << 10
 )
 
-func (l *latency) init(minBytes, maxBytes int) {
+// init seeds the model: from a measurement of the disk (iotune) when
+// there is one, else 500 µs and 1 GB/s; rounds refine it as they run.
+func (l *latency) init(minBytes, maxBytes int, syncLatency time.Duration, bytesPerSec float64) {
 	l.min, l.max = minBytes, maxBytes
-	l.baseNs = float64(500 * time.Microsecond) // seeds until measured
-	l.nsPerByte = 1.0                          // 1 GB/s
+	l.baseNs = float64(500 * time.Microsecond)
+	l.nsPerByte = 1.0
+	if syncLatency > 0 {
+		l.baseNs = float64(syncLatency)
+	}
+	if bytesPerSec > 0 {
+		l.nsPerByte = 1e9 / bytesPerSec
+	}
 }
 
 func ewma(old, sample float64) float64 { return old + ewmaWeight*(sample-old) }
