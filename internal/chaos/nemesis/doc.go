@@ -27,8 +27,17 @@
 // fails with EIO, then writes do, U(5,15) s; heal: SIGKILL, drop what was
 // not synced, clear the errors, restart). The network faults need the
 // cluster issue and root + nftables, disk-full a data dir small enough to
-// fill, clock-skew and crash-points broker failpoints: their Available
-// says so and they are skipped with that reason.
+// fill: their Available says so and they are skipped with that reason.
+//
+// Failpoints (crashpoints.go, brokers built with -tags failpoints):
+// CrashPoints arms a random crash point (CrashPointNames) "N*off->1*panic"
+// on a random node, waits U(5,15) s for the crash and restarts the node;
+// WithFault puts it in place of the catalog's placeholder (Placeholders:
+// crash-points without a failpoints build; clock-skew always, the broker
+// having no single clock seam). The negative control's AckLoss and
+// NegativeControl schedule crash a broker started with NegativeControlEnv
+// (ack before commit, skip fsync) where acknowledged records are in memory
+// only.
 //
 // # Schedule (seeded, reproducible)
 //
