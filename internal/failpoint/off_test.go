@@ -45,9 +45,6 @@ func TestOff(t *testing.T) {
 // production build. Every use inlines, and an inlined Inject leaves no
 // trace in the code: the OS file's Sync is a bare call of os.File.Sync.
 func TestNoTagInlines(t *testing.T) {
-	if testing.Short() {
-		t.Skip("compiles three packages (-short)")
-	}
 	const mod = "github.com/petrel-streaming/petrel/internal/"
 	pkgs := []string{"vfs", "partition", "storage/journal"}
 	args := []string{"build"}

@@ -2,5 +2,8 @@
 // TestChaosSmoke builds petrel and petrel-chaos and runs the CI smoke
 // (cmd/petrel-chaos --smoke) against a real one-node broker, and the
 // negative controls show the checker pipeline fails on a history that lost
-// acknowledged records.
+// acknowledged records: TestNegativeControlSynthetic and the smoke's
+// subtest on edited histories, TestNegativeControlRun on a real broker
+// built with -tags failpoints that acknowledges before the commit and is
+// crashed before it writes (petrel-chaos --negative-control).
 package chaos
