@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -57,6 +58,7 @@ const (
 	CodeWrongNode     Code = 4
 	CodeVersion       Code = 5
 	CodeShutdown      Code = 6
+	CodeDeadline      Code = 7 // the handler ran out of the caller's deadline
 	FirstUserCode     Code = 100
 )
 
@@ -72,6 +74,8 @@ func (c Code) sentinel() error {
 		return ErrVersion
 	case CodeShutdown:
 		return ErrClosed
+	case CodeDeadline:
+		return context.DeadlineExceeded
 	}
 	return ErrRemote
 }

@@ -76,9 +76,19 @@ func must(t *testing.T, err error) {
 	}
 }
 
+// link makes to a peer of from and waits until every connection of the
+// pool is up.
 func link(t *testing.T, from, to *testNode) {
 	t.Helper()
 	must(t, from.SetPeer(to.id, to.Addr()))
+	connected(t, from, to.id)
+}
+
+func connected(t *testing.T, from *testNode, to model.NodeID) {
+	t.Helper()
+	eventually(t, 10*time.Second, "connection pool up", func() bool {
+		return peerStats(from.Transport, to).Connected == from.cfg.ConnsPerPeer
+	})
 }
 
 func ctxTimeout(t *testing.T, d time.Duration) context.Context {

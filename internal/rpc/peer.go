@@ -77,9 +77,16 @@ func (p *peer) setAddress(addr string) {
 	p.addr = addr
 }
 
-// pick spreads calls over the slots.
+// pick spreads calls over the slots, round-robin over those connected;
+// with none connected, the next slot in turn (to wait for or fail fast).
 func (p *peer) pick() *slot {
-	return p.slots[int(p.next.Add(1))%len(p.slots)]
+	n := int(p.next.Add(1))
+	for i := range p.slots {
+		if s := p.slots[(n+i)%len(p.slots)]; s.current() != nil {
+			return s
+		}
+	}
+	return p.slots[n%len(p.slots)]
 }
 
 // sleep waits d or until the peer ends; it reports whether to go on.

@@ -223,6 +223,8 @@ func (w *wire) dispatch(h header, payload []byte) error {
 			code, msg := CodeHandler, err.Error()
 			if re, ok := errors.AsType[*RemoteError](err); ok {
 				code, msg = re.Code, re.Message
+			} else if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+				code = CodeDeadline
 			}
 			f.h.flags |= flagError
 			f.payload = appendErrorPayload(nil, code, msg)
@@ -250,6 +252,9 @@ func (w *wire) call(ctx context.Context, m Method, req []byte) ([]byte, error) {
 	}
 	select {
 	case r := <-ch:
+		if r.err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		return r.payload, r.err
 	case <-ctx.Done():
 		w.forget(corr)
