@@ -291,3 +291,26 @@ func TestRawBadInput(t *testing.T) {
 	}
 	echo(t, func() *testNode { a := newNode(t, 1); link(t, a, b); return a }(), 2, []byte("still serving"))
 }
+
+func TestSetPeerNewAddress(t *testing.T) {
+	a, b := newNode(t, 1), newNode(t, 2)
+	link(t, a, b)
+	echo(t, a, 2, []byte("old"))
+	b2 := newNode(t, 2) // node 2 moved: same id, new address; the old one still runs
+	must(t, a.SetPeer(2, b2.Addr()))
+	eventually(t, 10*time.Second, "calls reach the new address", func() bool {
+		_, err := a.Call(ctxTimeout(t, 10*time.Second), 2, methodEcho, []byte("new"))
+		return err == nil && peerStats(b2.Transport, 1).FramesReceived > 0
+	})
+	if ps := peerStats(a.Transport, 2); ps.Addr != b2.Addr() {
+		t.Fatalf("stats address %q, want %q", ps.Addr, b2.Addr())
+	}
+	before := peerStats(b.Transport, 1).FramesReceived
+	connected(t, a, 2)
+	for range 10 {
+		echo(t, a, 2, []byte("new"))
+	}
+	if after := peerStats(b.Transport, 1).FramesReceived; after != before {
+		t.Fatalf("the old address still got %d frames", after-before)
+	}
+}

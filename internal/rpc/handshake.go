@@ -50,7 +50,11 @@ func (t *Transport) serveConn(conn net.Conn) {
 	}()
 	from, err := t.acceptHello(conn)
 	if err != nil {
-		t.logg.Warn("rpc: refused a connection", "remote", conn.RemoteAddr().String(), "err", err)
+		select {
+		case <-t.done:
+		default:
+			t.logg.Warn("rpc: refused a connection", "remote", conn.RemoteAddr().String(), "err", err)
+		}
 		return
 	}
 	w := newWire(t, conn, from)

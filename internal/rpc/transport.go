@@ -93,7 +93,9 @@ func (t *Transport) Start() {
 }
 
 // SetPeer sets (or changes) the address of a node we send to; its
-// connections are dialed at once and redialed with backoff.
+// connections are dialed at once and redialed with backoff. A changed
+// address drops the node's connections (their calls fail with
+// ErrConnLost) and redials there.
 func (t *Transport) SetPeer(id model.NodeID, addr string) error {
 	if id == t.cfg.NodeID {
 		return fmt.Errorf("rpc: SetPeer: node %d is this node", id)
@@ -104,7 +106,14 @@ func (t *Transport) SetPeer(id model.NodeID, addr string) error {
 		return ErrClosed
 	}
 	if p := t.peers[id]; p != nil {
-		p.setAddress(addr)
+		if p.address() != addr {
+			p.setAddress(addr)
+			for _, s := range p.slots { // redial at the new address
+				if w := s.current(); w != nil {
+					w.fail(fmt.Errorf("node %d moved to %s", id, addr))
+				}
+			}
+		}
 		return nil
 	}
 	p := newPeer(t, id, addr)
