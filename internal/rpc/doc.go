@@ -76,6 +76,9 @@
 //	         handler's context ends with it
 //
 //	error payload   code u16 | msg len u16 | msg (at most 1024 bytes)
+//	codes           1 unknown method, 2 handler error, 3 wrong cluster,
+//	                4 wrong node, 5 version, 6 shutting down, 7 deadline
+//	                (errors.Is context.DeadlineExceeded); 100 and up: handlers'
 //
 // # Handshake
 //
