@@ -117,6 +117,7 @@ type Log struct {
 	dw        directWriter
 	allocEnd  int64
 	allocStep int64
+	wbFrom    int64 // active segment: bytes before it were handed to StartWriteback
 	created   time.Time // when the active segment began (age roll)
 
 	dirty    []*segment // written or truncated since the last PrepareSync
@@ -303,6 +304,29 @@ func (l *Log) write(p []byte, pos int64) error {
 	return err
 }
 
+// StartWriteback asks the OS to start writing the active segment's bytes
+// written since the last call, once there are at least atLeast of them, without
+// waiting (see vfs.File.StartWriteback): written-behind bytes then reach the
+// disk as a steady stream rather than in one burst when the log is synced.
+// It makes nothing durable. A buffered log only (direct writes are on disk).
+// An error is returned but does not fail the log: the next sync reports
+// the state of the bytes.
+func (l *Log) StartWriteback(atLeast int64) error {
+	end := l.act.st.size
+	l.wbFrom = min(l.wbFrom, end) // a suffix truncation cut below it
+	if l.direct || end-l.wbFrom < atLeast {
+		return nil
+	}
+	h, err := l.openActive()
+	if err != nil {
+		return err
+	}
+	err = h.f.StartWriteback(l.wbFrom, end-l.wbFrom)
+	l.lf.handles.release(h)
+	l.wbFrom = end
+	return err
+}
+
 // preallocate reserves space ahead of end in bounded, growing steps.
 func (l *Log) preallocate(f vfs.File, end int64) error {
 	if end <= l.allocEnd {
@@ -404,6 +428,7 @@ func (l *Log) createActive(seg *segment, st segState, now time.Time) error {
 func (l *Log) activate(seg *segment, now time.Time) error {
 	l.act, l.created = seg, now
 	l.allocEnd, l.allocStep = seg.st.size, min(firstPreallocStep, l.opts.PreallocStep)
+	l.wbFrom = seg.st.size
 	l.markDirty(seg)
 	if !l.direct {
 		return nil

@@ -334,6 +334,13 @@ func (f *errorFile) Datasync() error {
 	return f.inner.Datasync()
 }
 
+func (f *errorFile) StartWriteback(off, n int64) error {
+	if err := f.maybe(OpWrite, off, n); err != nil {
+		return err
+	}
+	return f.inner.StartWriteback(off, n)
+}
+
 func (f *errorFile) Allocate(off, n int64) error {
 	if err := f.maybe(OpAllocate, off, n); err != nil {
 		return err

@@ -484,6 +484,14 @@ func (f *memFile) Datasync() error {
 	return nil
 }
 
+// StartWriteback does nothing: in memory, only Sync and Datasync decide
+// what a crash keeps.
+func (f *memFile) StartWriteback(off, n int64) error {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	return f.check("sync_file_range", false)
+}
+
 func (f *memFile) Allocate(off, n int64) error {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()

@@ -152,6 +152,19 @@ func (f *osFile) Datasync() error {
 	}))
 }
 
+func (f *osFile) StartWriteback(off, n int64) error {
+	if n <= 0 {
+		return nil
+	}
+	err := control(f.f, func(fd int) error {
+		return ignoringEINTR(func() error { return unix.SyncFileRange(fd, off, n, unix.SYNC_FILE_RANGE_WRITE) })
+	})
+	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ESPIPE) {
+		return nil
+	}
+	return f.pathErr("sync_file_range", err)
+}
+
 // Allocate preallocates with FALLOC_FL_KEEP_SIZE; a file system without
 // fallocate (EOPNOTSUPP, ENOSYS) gets nothing, and that is fine.
 func (f *osFile) Allocate(off, n int64) error {

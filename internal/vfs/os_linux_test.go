@@ -3,6 +3,7 @@ package vfs
 import (
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -51,5 +52,29 @@ func TestAlignedBuffer(t *testing.T) {
 		if n > 0 && !isAligned(b[:0:0], 0) || n >= Alignment && !isAligned(b[:Alignment], 0) {
 			t.Fatalf("AlignedBuffer(%d) not aligned", n)
 		}
+	}
+}
+
+// TestOSStartWriteback: sync_file_range on a written file succeeds and
+// changes nothing; on a closed file it fails with the path named.
+func TestOSStartWriteback(t *testing.T) {
+	fs := NewOS()
+	name := t.TempDir() + "/f"
+	f, err := fs.Create(name, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(make([]byte, 1<<20), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.StartWriteback(0, 1<<20); err != nil {
+		t.Fatalf("start writeback: %v", err)
+	}
+	if n, err := f.Size(); err != nil || n != 1<<20 {
+		t.Fatalf("size %d %v", n, err)
+	}
+	f.Close()
+	if err := f.StartWriteback(0, 1); err == nil || !strings.Contains(err.Error(), name) {
+		t.Fatalf("on a closed file: %v", err)
 	}
 }

@@ -72,6 +72,12 @@ type File interface {
 	// Datasync flushes data and the metadata needed to read it back
 	// (fdatasync): the file size counts, timestamps do not.
 	Datasync() error
+	// StartWriteback asks the OS to start writing [off, off+n) to disk
+	// without waiting (sync_file_range SYNC_FILE_RANGE_WRITE): written-behind
+	// bytes then reach the disk as a steady stream rather than in one burst
+	// at the next Datasync. It makes nothing durable; implementations
+	// without it do nothing.
+	StartWriteback(off, n int64) error
 	// Allocate reserves [off, off+n) on disk without changing the file size
 	// (fallocate with FALLOC_FL_KEEP_SIZE). Implementations that cannot
 	// preallocate return nil and do nothing.

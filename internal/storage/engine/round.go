@@ -265,9 +265,23 @@ func (e *Engine) writeSegments(r *Round) error {
 			return fmt.Errorf("engine: append to %s: %w", p.key, err)
 		}
 		p.staged = p.staged[:0]
+		if p.live != 0 {
+			// Written behind: start the disk on it in large chunks, so a
+			// flush finds little left to write and the journal's syncs
+			// do not queue behind a burst of segment writes.
+			if err := p.log.StartWriteback(writebackChunk); err != nil {
+				e.opts.Logger.Warn("starting writeback", "partition", p.key, "err", err)
+			}
+		}
 	}
 	return nil
 }
+
+// writebackChunk is the written-behind bytes of a partition's segment from
+// which the engine asks the OS to start writing them (1 MiB): small enough
+// to keep the disk streaming, large enough not to add a small write to
+// every round of a lightly loaded partition.
+const writebackChunk = 1 << 20
 
 // applyDeferred brings a durable truncation (and the entries journaled
 // after it) into the segment.
