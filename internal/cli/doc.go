@@ -22,8 +22,8 @@
 // Merged per command line, highest first:
 //
 //	flags    --brokers a:9092,b:9092  --admin-url http://a:9644  -X key=value
-//	env      PETRELCLI_BROKERS, PETRELCLI_ADMIN_URL
-//	profile  --profile NAME, PETRELCLI_PROFILE, or the current profile
+//	env      PETREL_BROKERS, PETREL_ADMIN_URL (serve ignores them)
+//	profile  --profile NAME, PETREL_PROFILE, or the current profile
 //	defaults 127.0.0.1:9092, http://127.0.0.1:9644
 //
 // The env names do not start with PETREL_ on purpose: `petrel serve`

@@ -10,15 +10,17 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/petrel-streaming/petrel/internal/config"
 )
 
-// Client environment variables. They do not start with "PETREL_": `petrel
-// serve` refuses every PETREL_* variable it does not declare (internal/config),
-// so a shell exporting the CLI's settings could not start a node if they did.
+// Client environment variables, declared in internal/config with the
+// node's settings so that `petrel serve` (which refuses any PETREL_*
+// variable it does not know) ignores them.
 const (
-	EnvBrokers  = "PETRELCLI_BROKERS"   // comma-separated host:port list
-	EnvAdminURL = "PETRELCLI_ADMIN_URL" // http://host:port of the admin API
-	EnvProfile  = "PETRELCLI_PROFILE"   // the profile to use instead of the current one
+	EnvBrokers  = config.EnvBrokers  // comma-separated host:port list
+	EnvAdminURL = config.EnvAdminURL // http://host:port of the admin API
+	EnvProfile  = config.EnvProfile  // the profile to use instead of the current one
 )
 
 // Defaults, as a node started with no arguments listens.

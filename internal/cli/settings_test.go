@@ -137,8 +137,8 @@ func TestClientEnvDoesNotBreakServe(t *testing.T) {
 	if _, err := config.Resolve(config.Input{Env: env}); err != nil {
 		t.Fatalf("serve refuses the CLI's env: %v", err)
 	}
-	// And the check can fail: a PETREL_ name would be refused.
-	if _, err := config.Resolve(config.Input{Env: []string{"PETREL_BROKERS=a:1"}}); !errors.Is(err, config.ErrUnknownKey) {
-		t.Fatalf("PETREL_BROKERS accepted by serve (%v): the CLI could use that name", err)
+	// And the check can fail: a misspelt PETREL_ name is still refused.
+	if _, err := config.Resolve(config.Input{Env: []string{"PETREL_BROKER=a:1"}}); !errors.Is(err, config.ErrUnknownKey) {
+		t.Fatalf("PETREL_BROKER accepted by serve (%v)", err)
 	}
 }

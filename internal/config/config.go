@@ -117,3 +117,16 @@ func (k Kind) String() string {
 	}
 	return "string"
 }
+
+// The operator CLI's environment (petrel topic …, internal/cli). They are
+// declared here, with the node's settings, so that `petrel serve`, which
+// refuses any other PETREL_* variable it does not know, ignores them: one
+// shell can export both.
+const (
+	EnvBrokers  = "PETREL_BROKERS"   // comma-separated host:port list
+	EnvAdminURL = "PETREL_ADMIN_URL" // http://host:port of the admin API
+	EnvProfile  = "PETREL_PROFILE"   // the CLI profile to use instead of the current one
+)
+
+// ClientEnv lists the CLI's variables, which serve ignores.
+var ClientEnv = []string{EnvBrokers, EnvAdminURL, EnvProfile}

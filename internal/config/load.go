@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -66,7 +67,7 @@ func Resolve(in Input) (*Config, error) {
 	}
 	for _, kv := range in.Env {
 		name, val, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, "PETREL_") {
+		if !strings.HasPrefix(name, "PETREL_") || slices.Contains(ClientEnv, name) {
 			continue
 		}
 		src := Source{Kind: FromEnv, Name: name}
