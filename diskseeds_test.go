@@ -14,14 +14,18 @@ import (
 )
 
 // TestDiskMeasurements: a node reads `petrel iotune`'s io-config.yaml from
-// its data dir to seed its write-path policy; a file that does not parse
-// is ignored (logged), never a reason not to start.
+// its data dir to seed its write-path policy, or probes the disk at
+// start-up without one; a file that does not parse is ignored (logged),
+// never a reason not to start.
 func TestDiskMeasurements(t *testing.T) {
 	valid := tune.IOProperties{Version: 1, MeasuredAt: time.Now(), SyncWrite: []tune.SyncWrite{{SizeBytes: 4 << 10, Ops: 100, P50Micros: 300}},
 		SequentialWrite: tune.SequentialWrite{BlockBytes: 1 << 20, BufferedBytesPerSec: 800e6}}
 	for name, write := range map[string]func(dir string) error{
-		"valid":   func(dir string) error { return tune.WriteIOProperties(dir, valid) },
-		"garbage": func(dir string) error { return os.WriteFile(filepath.Join(dir, tune.IOPropertiesName), []byte("version: [\n"), 0o644) },
+		"valid":  func(dir string) error { return tune.WriteIOProperties(dir, valid) },
+		"absent": func(string) error { return nil },
+		"garbage": func(dir string) error {
+			return os.WriteFile(filepath.Join(dir, tune.IOPropertiesName), []byte("version: [\n"), 0o644)
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -448,8 +449,13 @@ func (n *Node) diskSeeds() (time.Duration, float64) {
 	p, err := tune.ReadIOProperties(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		n.log.Info("no disk measurements: the write path adapts as it runs (petrel iotune measures the disk)", "file", path)
-		return 0, 0
+		lat, bw, err := quickDiskProbe(n.fs, n.cfg.DataDir)
+		if err != nil {
+			n.log.Warn("no disk measurements and the start-up probe failed: built-in seeds", "err", err)
+			return 0, 0
+		}
+		n.log.Info("no io-config.yaml (petrel iotune): disk probed at start-up", "sync_p50", lat, "write_bytes_per_sec", int64(bw))
+		return lat, bw
 	case err != nil:
 		n.log.Warn("disk measurements ignored", "err", err)
 		return 0, 0
@@ -466,4 +472,46 @@ func (n *Node) diskSeeds() (time.Duration, float64) {
 	}
 	n.log.Info("disk measurements from iotune", "file", path, "sync_p50", lat, "write_bytes_per_sec", int64(bw))
 	return lat, bw
+}
+
+// quickDiskProbe measures, in a few milliseconds, what the engines' write
+// path policy needs when iotune has not: the p50 of 16 writes of 4 KiB,
+// each followed by fdatasync, into a file written once before (as the
+// journal's files are), and the bandwidth of one 4 MiB write+fdatasync.
+func quickDiskProbe(fsys vfs.FS, dir string) (time.Duration, float64, error) {
+	name := filepath.Join(dir, ".disk-probe")
+	f, err := fsys.Create(name, vfs.OpenOptions{})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer fsys.Remove(name)
+	defer f.Close()
+	const small, n, large = 4 << 10, 16, 4 << 20
+	buf := make([]byte, large)
+	if _, err := f.WriteAt(buf[:n*small], 0); err != nil {
+		return 0, 0, err
+	}
+	if err := f.Datasync(); err != nil {
+		return 0, 0, err
+	}
+	lats := make([]time.Duration, 0, n)
+	for i := range n {
+		t := time.Now()
+		if _, err := f.WriteAt(buf[:small], int64(i*small)); err != nil {
+			return 0, 0, err
+		}
+		if err := f.Datasync(); err != nil {
+			return 0, 0, err
+		}
+		lats = append(lats, time.Since(t))
+	}
+	slices.Sort(lats)
+	t := time.Now()
+	if _, err := f.WriteAt(buf, n*small); err != nil {
+		return 0, 0, err
+	}
+	if err := f.Datasync(); err != nil {
+		return 0, 0, err
+	}
+	return lats[n/2], large / max(time.Since(t).Seconds(), 1e-6), nil
 }
