@@ -117,7 +117,7 @@ type Log struct {
 	dw        directWriter
 	allocEnd  int64
 	allocStep int64
-	wbFrom    int64 // active segment: bytes before it were handed to StartWriteback
+	wbFrom    int64     // active segment: bytes before it were handed to StartWriteback
 	created   time.Time // when the active segment began (age roll)
 
 	dirty    []*segment // written or truncated since the last PrepareSync

@@ -52,6 +52,13 @@ type Options struct {
 	// MaxRoundsInFlight bounds the rounds started and not yet finished (2):
 	// the next round's writes go out while the last one's fdatasync runs.
 	MaxRoundsInFlight int
+	// PipelineMinBytes is the size of the round in flight from which
+	// CanStart lets the next one start beside it (256 KiB; negative: any
+	// size). Measured on the broker (1 partition, three alternating runs):
+	// produce 335/308/306 MB/s and p50 ack latency at 10 MB/s 1.53/1.72/1.56
+	// ms, against 333/283/304 and 1.34/1.80/1.82 with any size and
+	// 286/244/250 and 1.81/1.73/1.83 with one round at a time.
+	PipelineMinBytes int64
 }
 
 func (o *Options) fill() {
@@ -78,6 +85,12 @@ func (o *Options) fill() {
 	}
 	if o.MaxRoundsInFlight <= 0 {
 		o.MaxRoundsInFlight = 2
+	}
+	switch {
+	case o.PipelineMinBytes == 0:
+		o.PipelineMinBytes = 256 << 10
+	case o.PipelineMinBytes < 0:
+		o.PipelineMinBytes = 0
 	}
 }
 
@@ -328,8 +341,17 @@ func (e *Engine) Pending() bool { return len(e.staged) > 0 || len(e.kvOps) > 0 }
 // a round may start, and metadata or a partition not held back by a round
 // in flight (see StartRound) is staged. With no round in flight it is
 // Pending.
+//
+// A round starts beside one in flight only when that one is large
+// (Options.PipelineMinBytes): overlapping rounds pays when the disk is busy with
+// bandwidth, while two small rounds' fdatasyncs mostly queue behind each
+// other's cache flush, and the latency of light load is better served by
+// one round at a time.
 func (e *Engine) CanStart() bool {
 	if len(e.rounds) >= e.opts.MaxRoundsInFlight || e.usable() != nil {
+		return false
+	}
+	if n := len(e.rounds); n > 0 && e.rounds[n-1].bytes < e.opts.PipelineMinBytes {
 		return false
 	}
 	if len(e.kvOps) > 0 {

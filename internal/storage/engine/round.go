@@ -28,6 +28,7 @@ type Round struct {
 
 	segWrites []*part       // partitions whose staged entries go to their segments
 	parts     []*part       // every partition with work in the round
+	bytes     int64         // entry bytes the round writes (journal and direct)
 	jdone     chan struct{} // closed when the journal's sync job has run
 	jErr      error
 	jTime     time.Duration
@@ -242,6 +243,7 @@ func (e *Engine) startPartition(r *Round, p *part, threshold int) (bool, error) 
 			return false, err
 		}
 		r.direct = append(r.direct, directWrite{p: p, last: last, bytes: len(p.staged)})
+		r.bytes += int64(len(p.staged))
 	default:
 		seq, ok, err := add(kindEntries, p.staged)
 		if !ok {
@@ -249,6 +251,7 @@ func (e *Engine) startPartition(r *Round, p *part, threshold int) (bool, error) 
 		}
 		p.live, p.dirty = seq, true
 		r.jBytes += int64(len(p.staged))
+		r.bytes += int64(len(p.staged))
 		r.wrote = append(r.wrote, durableAt{p, last})
 	}
 	// The segment write follows once the journal sync is under way.
