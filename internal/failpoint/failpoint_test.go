@@ -84,7 +84,7 @@ func TestCrashLine(t *testing.T) {
 	c := failpoint.Crash{Name: "raft/before-hardstate"}
 	for line, want := range map[string]bool{
 		"panic: " + c.Error():                           true,
-		"panic: " + c.Error() + " [recovered]":           true,
+		"panic: " + c.Error() + " [recovered]":          true,
 		"time=… panic: " + c.Error():                    true,
 		"panic: runtime error: index out of range [3]":  false,
 		"panic: failpoint raft/before-hardstate: other": false,
