@@ -426,6 +426,7 @@ func (r *Replica) stageAppend(m *pb.Message) error {
 		if err := r.m.eng.Append(r.cfg.Key, buf); err != nil {
 			return err
 		}
+		failpoint.Inject("raft/before-hardstate") // crash point: entries staged in memory, hard state not yet
 		r.rs.remember(m.Entries)
 		r.appendLast = model.Index(m.Entries[len(m.Entries)-1].GetIndex())
 		r.appendNext = end
@@ -446,7 +447,6 @@ func (r *Replica) stageAppend(m *pb.Message) error {
 				r.m.lazy = append(r.m.lazy, r)
 			}
 		} else {
-			failpoint.Inject("raft/before-hardstate") // crash point: entries staged in memory, hard state not yet
 			if err := r.m.eng.SetHardState(r.cfg.Key, hs); err != nil {
 				return err
 			}
