@@ -17,6 +17,9 @@ func FirstAtOrAfter(batch []byte, ts int64, limit int) (offset model.Offset, rec
 	if err != nil {
 		return 0, 0, false, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
+	if n, last := b.RecordCount(), b.LastOffsetDelta(); last < 0 || n < 0 || int64(n) > int64(last)+1 {
+		return 0, 0, false, fmt.Errorf("%w: %d records with last offset delta %d", ErrCorrupt, n, last)
+	}
 	if b.Attributes()&model.AttrLogAppendTime != 0 {
 		if b.MaxTimestamp() >= ts {
 			return b.BaseOffset(), b.MaxTimestamp(), true, nil
@@ -34,6 +37,7 @@ func FirstAtOrAfter(batch []byte, ts int64, limit int) (offset model.Offset, rec
 	}
 	base := b.BaseTimestamp()
 	c := cursor{b: data}
+	prev := int32(-1)
 	for range b.RecordCount() {
 		length := c.int32()
 		if c.bad || length < 0 || int(length) > len(c.b) {
@@ -47,6 +51,12 @@ func FirstAtOrAfter(batch []byte, ts int64, limit int) (offset model.Offset, rec
 		if r.bad {
 			return 0, 0, false, fmt.Errorf("%w: record header does not parse", ErrCorrupt)
 		}
+		// Offset deltas rise within the batch's range (one apart here;
+		// compaction would leave gaps).
+		if delta <= prev || delta > b.LastOffsetDelta() {
+			return 0, 0, false, fmt.Errorf("%w: record offset delta %d after %d, last %d", ErrCorrupt, delta, prev, b.LastOffsetDelta())
+		}
+		prev = delta
 		if rts >= ts {
 			return b.BaseOffset() + model.Offset(delta), rts, true, nil
 		}
