@@ -33,6 +33,9 @@ type Config struct {
 	Shards int
 	// MemoryBytes bounds the broker's memory (default: a share of RAM).
 	MemoryBytes int64
+	// JournalBytes is each shard's journal ring (default 256 MiB), fixed
+	// when the data directory is created: small for small nodes and tests.
+	JournalBytes int64
 	// AutoCreateTopics creates unknown topics on produce and metadata.
 	AutoCreateTopics bool
 	// DefaultPartitions is the partition count of auto-created topics and
@@ -62,7 +65,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 	n, err := node.Start(ctx, node.Config{
 		DataDir: cfg.DataDir, NodeID: model.NodeID(cfg.NodeID), KafkaAddr: cfg.KafkaAddr,
-		AdminAddr: cfg.AdminAddr, Shards: cfg.Shards, MemoryBytes: cfg.MemoryBytes,
+		AdminAddr: cfg.AdminAddr, Shards: cfg.Shards, MemoryBytes: cfg.MemoryBytes, JournalBytes: cfg.JournalBytes,
 		AutoCreateTopics: cfg.AutoCreateTopics, DefaultPartitions: cfg.DefaultPartitions,
 		GroupInitialRebalanceDelay: cfg.GroupInitialRebalanceDelay, Logger: cfg.Logger,
 		RetentionCheckInterval: cfg.RetentionCheckInterval, DisablePartitionMetrics: cfg.DisablePartitionMetrics,

@@ -65,6 +65,7 @@ func newServeCommand() *cobra.Command {
 			RPCAddr:            cfg.RPCAddr,
 			Shards:             cfg.Shards,
 			MemoryBytes:        cfg.MemoryBytes,
+			JournalBytes:       cfg.JournalBytes,
 			DirectIO:           cfg.DirectIO,
 			AutoCreateTopics:   cfg.AutoCreateTopics,
 			SetGoMemoryLimit:   true,

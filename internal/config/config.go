@@ -22,6 +22,7 @@ type Config struct {
 	Seeds              []string      // host:port of other nodes' RPC listeners
 	MemoryBytes        int64         // 0: a share of the RAM available (the node decides)
 	Shards             int           // 0: one per core (GOMAXPROCS)
+	JournalBytes       int64         // each shard's journal ring, fixed at data dir creation
 	PinShards          bool          // lock each shard to a CPU
 	DirectIO           bool          // O_DIRECT for segment and journal writes
 	AutoCreateTopics   bool          // create unknown topics on produce/metadata

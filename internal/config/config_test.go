@@ -25,11 +25,27 @@ func TestDefaults(t *testing.T) {
 		AdvertiseKafkaAddr: "127.0.0.1:9092",
 		AdminAddr:          "0.0.0.0:9644",
 		RPCAddr:            "0.0.0.0:33145",
+		JournalBytes:       256 << 20,
 		LogLevel:           "info",
 		ShutdownTimeout:    30 * time.Second,
 	}
 	if d := cmp.Diff(want, c); d != "" {
 		t.Fatalf("defaults (-want +got):\n%s", d)
+	}
+}
+
+// TestJournalBytesBounds: the journal size is bounded, and a bad value
+// names the setting.
+func TestJournalBytesBounds(t *testing.T) {
+	for _, v := range []string{"1MiB", "65GiB", "lots"} {
+		_, err := Resolve(Input{Env: []string{"PETREL_JOURNAL_BYTES=" + v}})
+		if err == nil || !strings.Contains(err.Error(), "journal_bytes") {
+			t.Errorf("journal_bytes=%s: %v", v, err)
+		}
+	}
+	c, err := Resolve(Input{Env: []string{"PETREL_JOURNAL_BYTES=16MiB"}})
+	if err != nil || c.JournalBytes != 16<<20 {
+		t.Fatalf("16MiB: %v %d", err, c.JournalBytes)
 	}
 }
 

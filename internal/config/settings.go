@@ -92,8 +92,8 @@ func declarations() []Setting {
 		},
 		{
 			Name: "memory", Flag: "memory", Kind: KindBytes, Default: "0", FileAllowed: true,
-			Doc: "Memory the node may use, split into per-shard budgets and set as the Go memory " +
-				"limit. 0: 80% of the RAM available to the process (cgroup-aware).",
+			Doc: "Memory the node may use, split into per-shard budgets (and, for petrel serve, set " +
+				"as the Go memory limit). 0: a quarter of the RAM available to the process, at most 1 GiB.",
 			min: 0, max: 1 << 50, bounded: true, check: zeroOrAtLeast(64 << 20),
 			set: func(c *Config, v any) { c.MemoryBytes = v.(int64) },
 			get: func(c *Config) any { return c.MemoryBytes },
@@ -104,6 +104,15 @@ func declarations() []Setting {
 			min: 0, max: 1024, bounded: true,
 			set: func(c *Config, v any) { c.Shards = int(v.(int64)) },
 			get: func(c *Config) any { return int64(c.Shards) },
+		},
+		{
+			Name: "journal_bytes", Flag: "journal-bytes", Kind: KindBytes, Default: "256MiB", FileAllowed: true,
+			Doc: "Size of each shard's journal: four preallocated, zero-filled files through which small " +
+				"writes become durable together; the most written-behind data a shard holds before a " +
+				"flush must free space. Fixed when the data directory is created.",
+			min: 4 << 20, max: 64 << 30, bounded: true,
+			set: func(c *Config, v any) { c.JournalBytes = v.(int64) },
+			get: func(c *Config) any { return c.JournalBytes },
 		},
 		{
 			Name: "pin_shards", Flag: "pin-shards", Kind: KindBool, Default: "false", FileAllowed: true,

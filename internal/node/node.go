@@ -46,6 +46,7 @@ type Config struct {
 	RPCAddr           string
 	Shards            int   // 0: one per core
 	MemoryBytes       int64 // 0: a share of RAM
+	JournalBytes      int64 // each shard's journal ring (256 MiB); fixed at data dir creation
 	DirectIO          bool
 	AutoCreateTopics  bool
 	DefaultPartitions int32 // num.partitions (1)
@@ -108,7 +109,17 @@ type Node struct {
 type nodeMeta struct {
 	ClusterID string `json:"cluster_id"`
 	Shards    int    `json:"shards"`
+	// JournalBytes is each shard's journal ring size; 0 in data dirs made
+	// before it was recorded, which have the default.
+	JournalBytes int64 `json:"journal_bytes,omitempty"`
 }
+
+// defaultJournalBytes is a shard's journal ring unless configured: four
+// files of 64 MiB (package journal's default geometry).
+const defaultJournalBytes = 256 << 20
+
+// journalFiles is the number of files a shard's journal ring has.
+const journalFiles = 4
 
 // Start opens (or creates) the node's data directory, recovers every
 // partition, and serves Kafka (and the admin API) until Close.
@@ -161,6 +172,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			FS: cfg.FS, Dir: filepath.Join(cfg.DataDir, "shards", strconv.Itoa(i)),
 			Logger: cfg.Logger.With("shard", i), Direct: cfg.DirectIO,
 			SeedSyncLatency: seedLatency, SeedBytesPerSec: seedBandwidth,
+			JournalFileBytes: n.meta.JournalBytes / journalFiles, JournalFiles: journalFiles,
 			// The tail cache is one ring allocated whole: its share of
 			// the shard's memory, at most 16 MiB (a tailing consumer is
 			// served from it; one further behind reads the page cache).
@@ -216,6 +228,13 @@ func (n *Node) loadMeta() error {
 			n.log.Warn("keeping the data directory's shard count: partitions live in their shard's files",
 				"configured", n.cfg.Shards, "data_dir", n.meta.Shards)
 		}
+		if n.meta.JournalBytes == 0 {
+			n.meta.JournalBytes = defaultJournalBytes
+		}
+		if n.cfg.JournalBytes != 0 && n.cfg.JournalBytes != n.meta.JournalBytes {
+			n.log.Warn("keeping the data directory's journal size: its files hold records",
+				"configured", n.cfg.JournalBytes, "data_dir", n.meta.JournalBytes)
+		}
 		return nil
 	case !errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("node: %w", err)
@@ -223,6 +242,10 @@ func (n *Node) loadMeta() error {
 	n.meta.Shards = n.cfg.Shards
 	if n.meta.Shards <= 0 {
 		n.meta.Shards = runtime.GOMAXPROCS(0)
+	}
+	n.meta.JournalBytes = n.cfg.JournalBytes
+	if n.meta.JournalBytes <= 0 {
+		n.meta.JournalBytes = defaultJournalBytes
 	}
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
