@@ -499,8 +499,9 @@ func (n *Node) diskSeeds() (time.Duration, float64) {
 
 // quickDiskProbe measures, in a few milliseconds, what the engines' write
 // path policy needs when iotune has not: the p50 of 16 writes of 4 KiB,
-// each followed by fdatasync, into a file written once before (as the
-// journal's files are), and the bandwidth of one 4 MiB write+fdatasync.
+// each followed by fdatasync, and the bandwidth of one 4 MiB
+// write+fdatasync, both into a file written and synced once before (as
+// the journal's files are: a first write would time block allocation).
 func quickDiskProbe(fsys vfs.FS, dir string) (time.Duration, float64, error) {
 	name := filepath.Join(dir, ".disk-probe")
 	f, err := fsys.Create(name, vfs.OpenOptions{})
@@ -511,7 +512,7 @@ func quickDiskProbe(fsys vfs.FS, dir string) (time.Duration, float64, error) {
 	defer f.Close()
 	const small, n, large = 4 << 10, 16, 4 << 20
 	buf := make([]byte, large)
-	if _, err := f.WriteAt(buf[:n*small], 0); err != nil {
+	if _, err := f.WriteAt(buf, 0); err != nil {
 		return 0, 0, err
 	}
 	if err := f.Datasync(); err != nil {
@@ -530,7 +531,7 @@ func quickDiskProbe(fsys vfs.FS, dir string) (time.Duration, float64, error) {
 	}
 	slices.Sort(lats)
 	t := time.Now()
-	if _, err := f.WriteAt(buf, n*small); err != nil {
+	if _, err := f.WriteAt(buf, 0); err != nil {
 		return 0, 0, err
 	}
 	if err := f.Datasync(); err != nil {
