@@ -69,3 +69,39 @@ func TestJournalBytes(t *testing.T) {
 		t.Fatalf("after the restart: %v, %d records", fs.Err0(), fs.NumRecords())
 	}
 }
+
+// TestReadyMeansLeaders: a restarted broker reports ready (Start returns)
+// only once every partition has its leader again, so a client's first
+// request after it is answered, not LEADER_NOT_AVAILABLE.
+func TestReadyMeansLeaders(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b, err := petrel.Start(ctx, petrel.Config{DataDir: dir, Shards: 2, MemoryBytes: 256 << 20, JournalBytes: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := newClient(t, b.Addr())
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 16, 1, nil, "t"); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		b, err := petrel.Start(ctx, petrel.Config{DataDir: dir, Shards: 2, MemoryBytes: 256 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl := newClient(t, b.Addr())
+		ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, "t")
+		if err != nil || ends.Error() != nil {
+			t.Fatalf("restart %d: first ListOffsets: %v %v", round, err, ends.Error())
+		}
+		cl.Close()
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

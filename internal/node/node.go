@@ -210,6 +210,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if cfg.SetGoMemoryLimit {
 		shard.SetGoMemoryLimit(mem)
 	}
+	n.waitLeaders(ctx)
 	n.ready.Store(true)
 	n.log.Info("petrel node serving", "kafka", n.kafkaLn.Addr().String(), "data_dir", cfg.DataDir,
 		"shards", n.meta.Shards, "cluster_id", n.meta.ClusterID)
@@ -538,4 +539,24 @@ func quickDiskProbe(fsys vfs.FS, dir string) (time.Duration, float64, error) {
 		return 0, 0, err
 	}
 	return lats[n/2], large / max(time.Since(t).Seconds(), 1e-6), nil
+}
+
+// leadersTimeout bounds how long start-up waits for its partitions'
+// leaders before it reports ready anyway.
+const leadersTimeout = 30 * time.Second
+
+// waitLeaders waits until every partition of every topic has a leader
+// that serves (after a restart each group elects itself again), so that
+// /v1/status/ready means the node answers for all of them, not
+// LEADER_NOT_AVAILABLE; past leadersTimeout it logs which topic is
+// waiting and reports ready anyway.
+func (n *Node) waitLeaders(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, leadersTimeout)
+	defer cancel()
+	for _, tp := range n.Tables().Topics() {
+		if err := n.waitServing(ctx, tp.ID); err != nil {
+			n.log.Warn("ready before every partition has a leader", "topic", tp.Name, "err", err)
+			return
+		}
+	}
 }
