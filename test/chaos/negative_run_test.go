@@ -23,21 +23,10 @@ import (
 // caught"), means the harness cannot see lost writes: the test fails.
 func TestNegativeControlRun(t *testing.T) {
 	t.Parallel() // own binaries, own run dir, own free ports
-	root, err := cluster.ModuleRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	broker, err := cluster.Build(ctx, cluster.BuildOptions{ModuleDir: root, Out: filepath.Join(dir, "petrel-failpoints"), Tags: []string{"failpoints"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	harness, err := cluster.Build(ctx, cluster.BuildOptions{ModuleDir: root, Package: "./cmd/petrel-chaos", Out: filepath.Join(dir, "petrel-chaos")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	bins := buildChaos(ctx, t, "petrel-failpoints", cluster.BuildOptions{Tags: []string{"failpoints"}})
+	root, dir, broker, harness := bins.root, bins.dir, bins.broker, bins.harness
 	runDir := filepath.Join(dir, "run")
 	rctx, rcancel := context.WithTimeout(ctx, 90*time.Second)
 	defer rcancel()
@@ -46,7 +35,7 @@ func TestNegativeControlRun(t *testing.T) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
-	err = cmd.Run()
+	err := cmd.Run()
 	took := time.Since(start)
 	t.Logf("petrel-chaos --negative-control in %v:\n%s", took.Round(time.Second), out.String())
 	var exit *exec.ExitError

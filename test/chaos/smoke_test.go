@@ -24,28 +24,17 @@ import (
 // (negative control).
 func TestChaosSmoke(t *testing.T) {
 	t.Parallel() // own binaries, own run dir, own free ports
-	root, err := cluster.ModuleRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	broker, err := cluster.Build(ctx, cluster.BuildOptions{ModuleDir: root, Out: filepath.Join(dir, "petrel"), Race: cluster.RaceBuild()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	harness, err := cluster.Build(ctx, cluster.BuildOptions{ModuleDir: root, Package: "./cmd/petrel-chaos", Out: filepath.Join(dir, "petrel-chaos")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	bins := buildChaos(ctx, t, "petrel", cluster.BuildOptions{Race: cluster.RaceBuild()})
+	root, dir, broker, harness := bins.root, bins.dir, bins.broker, bins.harness
 	runDir := filepath.Join(dir, "run")
 	cmd := exec.CommandContext(ctx, harness, "--smoke", "--keep", "--binary", broker, "--run-dir", runDir)
 	cmd.Dir = root
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
-	err = cmd.Run()
+	err := cmd.Run()
 	t.Logf("petrel-chaos --smoke in %v:\n%s", time.Since(start).Round(time.Second), out.String())
 	if err != nil {
 		t.Fatalf("petrel-chaos: %v (run dir %s)", err, runDir)
