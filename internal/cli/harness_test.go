@@ -160,20 +160,26 @@ func (s *session) masked() string {
 // golden compares the masked transcript with testdata/<test>.golden.
 func (s *session) golden() {
 	s.t.Helper()
-	got := s.masked()
-	path := filepath.Join("testdata", strings.ReplaceAll(s.t.Name(), "/", "_")+".golden")
+	compareGolden(s.t, s.masked())
+}
+
+// compareGolden compares got with testdata/<test name>.golden, or writes
+// it there with -update.
+func compareGolden(t *testing.T, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", strings.ReplaceAll(t.Name(), "/", "_")+".golden")
 	if *update {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			s.t.Fatal(err)
+			t.Fatal(err)
 		}
 		return
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		s.t.Fatalf("%v (run with -update to create it)", err)
+		t.Fatalf("%v (run with -update to create it)", err)
 	}
 	if diff := cmp.Diff(string(want), got); diff != "" {
-		s.t.Errorf("%s differs (-want +got), rerun with -update to accept:\n%s", path, diff)
+		t.Errorf("%s differs (-want +got), rerun with -update to accept:\n%s", path, diff)
 	}
 }
 

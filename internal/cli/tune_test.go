@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/cobra"
 
 	"github.com/petrel-streaming/petrel/internal/cli"
@@ -85,21 +84,7 @@ func (s *hostSession) read(p string) string {
 // golden compares the transcript with testdata/<test>.golden.
 func (s *hostSession) golden() {
 	s.t.Helper()
-	got := s.log.String()
-	path := filepath.Join("testdata", s.t.Name()+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			s.t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		s.t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		s.t.Errorf("%s differs (-want +got), rerun with -update to accept:\n%s", path, diff)
-	}
+	compareGolden(s.t, s.log.String())
 }
 
 func TestTuneList(t *testing.T) {
