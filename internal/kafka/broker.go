@@ -28,6 +28,9 @@ type Broker interface {
 	Tables() *cluster.Tables
 	// ReadState is the published state of a partition hosted here, or nil.
 	ReadState(key model.PartitionKey) *partition.ReadState
+	// Leadership is who leads a partition as far as this node knows,
+	// hosted here or not (Metadata, leader hints in errors).
+	Leadership(key model.PartitionKey) Leadership
 	// Produce appends validated batches to their partitions, grouped by
 	// shard; done is called once per batch, from any goroutine, when the
 	// batch is committed or failed.
@@ -56,6 +59,17 @@ type Broker interface {
 	DataDir() string
 	// PartitionBytes is the on-disk size of a local partition's log.
 	PartitionBytes(key model.PartitionKey) (int64, error)
+}
+
+// Leadership is what a node knows of a partition's leader.
+type Leadership struct {
+	// Leader is the leading node, -1 while none is known.
+	Leader model.NodeID
+	// Epoch is the leader's epoch (the Raft term), -1 when unknown.
+	Epoch int32
+	// ISR are the in-sync replicas (the leader first); the partition's
+	// replicas when this node does not know better.
+	ISR []model.NodeID
 }
 
 // ProduceBatch is one validated batch for one partition.

@@ -560,3 +560,26 @@ func (n *Node) waitLeaders(ctx context.Context) {
 		}
 	}
 }
+
+// Leadership implements kafka.Broker: the local replica's view of its
+// group (a serving leader knows its in-sync replicas; a follower knows
+// the leader and epoch and reports every replica as in sync).
+func (n *Node) Leadership(key model.PartitionKey) kafka.Leadership {
+	out := kafka.Leadership{Leader: -1, Epoch: -1}
+	var replicas []model.NodeID
+	if tp, ok := n.Tables().TopicByID(key.Topic); ok && int(key.Partition) < len(tp.Partitions) {
+		replicas = tp.Partitions[key.Partition].Replicas
+	}
+	rs := n.ReadState(key)
+	switch {
+	case rs == nil:
+		out.ISR = replicas
+	case rs.Leader:
+		out.Leader, out.Epoch, out.ISR = n.cfg.NodeID, rs.LeaderEpoch, rs.ISR
+	case rs.LeaderID >= 0 && rs.LeaderID != n.cfg.NodeID:
+		out.Leader, out.Epoch, out.ISR = rs.LeaderID, rs.LeaderEpoch, replicas
+	default:
+		out.ISR = replicas
+	}
+	return out
+}

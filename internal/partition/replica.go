@@ -131,7 +131,15 @@ type ReadState struct {
 	LeaderEpoch   int32
 	// Leader: this replica leads and an entry of its term has committed,
 	// so HighWatermark covers everything acknowledged before.
-	Leader  bool
+	Leader bool
+	// LeaderID is the group's leader as this replica knows it (itself
+	// when Leader), or -1 while none is known.
+	LeaderID model.NodeID
+	// ISR, on a serving leader only, are the replicas in sync with it
+	// (itself first): those whose log matched the leader's end within
+	// the group's lag bound (Kafka's replica.lag.time.max.ms). Nil
+	// elsewhere.
+	ISR     []model.NodeID
 	changed chan struct{}
 }
 
