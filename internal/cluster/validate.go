@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -128,11 +129,10 @@ func (t *Tables) validateCreateTopic(c *CreateTopic) error {
 	if err := t.checkPartitionCount(c.Name, 0, c.Partitions); err != nil {
 		return err
 	}
-	if c.ReplicationFactor < 1 || int(c.ReplicationFactor) > len(t.brokers) || c.ReplicationFactor > MaxReplicationFactor {
-		return fmt.Errorf("%w: topic %q: replication factor %d: want 1 to %d, with %d brokers registered",
-			ErrInvalidReplicationFactor, c.Name, c.ReplicationFactor, min(len(t.brokers), MaxReplicationFactor), len(t.brokers))
+	if err := checkReplicationFactor(c.Name, c.ReplicationFactor, len(t.brokers)); err != nil {
+		return err
 	}
-	if err := t.checkAssignment(c.Name, c.Assignment, int(c.Partitions), c.ReplicationFactor); err != nil {
+	if err := t.checkAssignment(c.Name, c.Assignment, int(c.Partitions), 0, int(c.ReplicationFactor)); err != nil {
 		return err
 	}
 	return decls().checkAll(c.Configs)
@@ -153,24 +153,41 @@ func (t *Tables) checkPartitionCount(name string, have int, total int32) error {
 	return nil
 }
 
-// checkAssignment checks that a holds n partitions of rf distinct
-// registered brokers each.
-func (t *Tables) checkAssignment(name string, a [][]model.NodeID, n int, rf int16) error {
-	if len(a) != n {
-		return fmt.Errorf("%w: topic %q: %d partitions assigned, want %d", ErrInvalidReplicaAssignment, name, len(a), n)
+// checkReplicationFactor checks a topic's factor against the registered
+// brokers, as Kafka words it.
+func checkReplicationFactor(name string, rf int16, brokers int) error {
+	switch {
+	case rf < 1:
+		return fmt.Errorf("%w: topic %q: replication factor %d: want -1 (the default) or at least 1", ErrInvalidReplicationFactor, name, rf)
+	case rf > MaxReplicationFactor:
+		return fmt.Errorf("%w: topic %q: replication factor %d: at most %d", ErrInvalidReplicationFactor, name, rf, MaxReplicationFactor)
+	case int(rf) > brokers:
+		return fmt.Errorf("%w: topic %q: replication factor %d larger than the %d registered brokers", ErrInvalidReplicationFactor, name, rf, brokers)
 	}
-	for p, replicas := range a {
-		if len(replicas) != int(rf) {
-			return fmt.Errorf("%w: topic %q: %d replicas for new partition %d, want %d", ErrInvalidReplicaAssignment, name, len(replicas), p, rf)
+	return nil
+}
+
+// checkAssignment checks a manual (or planned) assignment of partitions
+// [first, first+n) of a topic: n replica lists of rf distinct registered
+// brokers each. Messages name partitions by their index in the topic.
+func (t *Tables) checkAssignment(name string, a [][]model.NodeID, n, first, rf int) error {
+	if len(a) != n {
+		return fmt.Errorf("%w: topic %q: %d partitions to place, %d assigned", ErrInvalidReplicaAssignment, name, n, len(a))
+	}
+	for i, replicas := range a {
+		p := first + i
+		switch {
+		case len(replicas) == 0:
+			return fmt.Errorf("%w: topic %q: partition %d has an empty replica list", ErrInvalidReplicaAssignment, name, p)
+		case len(replicas) != rf:
+			return fmt.Errorf("%w: topic %q: partition %d has %d replicas, not the replication factor %d", ErrInvalidReplicaAssignment, name, p, len(replicas), rf)
 		}
-		for i, id := range replicas {
+		for j, id := range replicas {
 			if _, ok := t.brokers[id]; !ok {
-				return fmt.Errorf("%w: topic %q: replica %d of new partition %d: broker %d is not registered", ErrInvalidReplicaAssignment, name, i, p, id)
+				return fmt.Errorf("%w: topic %q: partition %d names broker %d, which is not registered", ErrInvalidReplicaAssignment, name, p, id)
 			}
-			for _, prev := range replicas[:i] {
-				if prev == id {
-					return fmt.Errorf("%w: topic %q: new partition %d lists broker %d twice", ErrInvalidReplicaAssignment, name, p, id)
-				}
+			if slices.Contains(replicas[:j], id) {
+				return fmt.Errorf("%w: topic %q: partition %d names broker %d more than once", ErrInvalidReplicaAssignment, name, p, id)
 			}
 		}
 	}
@@ -207,7 +224,7 @@ func (t *Tables) validateCreatePartitions(c *CreatePartitions) (*Topic, error) {
 	if err := t.checkPartitionCount(tp.Name, len(tp.Partitions), c.NewTotal); err != nil {
 		return nil, err
 	}
-	return tp, t.checkAssignment(tp.Name, c.Assignment, int(c.NewTotal)-len(tp.Partitions), tp.ReplicationFactor)
+	return tp, t.checkAssignment(tp.Name, c.Assignment, int(c.NewTotal)-len(tp.Partitions), len(tp.Partitions), int(tp.ReplicationFactor))
 }
 
 // validateAlterConfigs returns the topic and its configs after the change.
