@@ -27,10 +27,15 @@ type RaftSink func(from model.NodeID, msgs []RaftMessage)
 // order.
 type LivenessFunc func(node model.NodeID, up bool)
 
+const defaultDialTimeout = 2 * time.Second
+
 // Config of a Transport. Zero values take the defaults noted.
 type Config struct {
-	NodeID    model.NodeID // this node
-	ClusterID string       // checked in every handshake; at most 255 bytes
+	NodeID model.NodeID // this node
+	// ClusterID is checked in every handshake; at most 255 bytes. ""
+	// starts the transport unformed: it answers probes but refuses peers'
+	// hellos and does not dial until SetClusterID.
+	ClusterID string
 	// ListenAddr is where peers dial us ("" = dial out only).
 	ListenAddr string
 	Logger     *slog.Logger
@@ -74,7 +79,7 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.SendQueueBytes, 8<<20)
 	def(&c.RaftQueueBytes, 8<<20)
 	def(&c.MaxConcurrentHandlers, 64)
-	defDur(&c.DialTimeout, 2*time.Second)
+	defDur(&c.DialTimeout, defaultDialTimeout)
 	defDur(&c.ReconnectBackoffMin, 50*time.Millisecond)
 	defDur(&c.ReconnectBackoffMax, 2*time.Second)
 	defDur(&c.HeartbeatInterval, 250*time.Millisecond)
@@ -87,9 +92,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Seed == 0 {
 		c.Seed = uint64(time.Now().UnixNano())
 	}
+	if err := checkClusterID(c.ClusterID); err != nil {
+		return c, err
+	}
 	switch {
-	case len(c.ClusterID) > 255:
-		return c, fmt.Errorf("rpc: cluster id of %d bytes, at most 255", len(c.ClusterID))
 	case c.NodeID < 0:
 		return c, fmt.Errorf("rpc: node id %d", c.NodeID)
 	case c.ConnsPerPeer < 1 || c.ConnsPerPeer > 16:
@@ -104,4 +110,12 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("rpc: timeouts must be positive")
 	}
 	return c, nil
+}
+
+// checkClusterID: a cluster id travels in a hello with a one-byte length.
+func checkClusterID(id string) error {
+	if len(id) > 255 {
+		return fmt.Errorf("rpc: cluster id of %d bytes, at most 255", len(id))
+	}
+	return nil
 }

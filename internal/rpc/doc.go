@@ -10,6 +10,8 @@
 //	        OnLiveness: func(n model.NodeID, up bool) { /* wake quiesced groups */ }})
 //	t.Handle(methodFoo, func(ctx context.Context, from model.NodeID, req []byte) ([]byte, error) {…})
 //	t.Start()
+//	who, err := rpc.Probe(ctx, "10.0.0.2:33145", 1, 0) // seed's node id and cluster id ("" = none yet)
+//	err = t.SetClusterID(id)                  // once formed, when New had ClusterID "" (unformed)
 //	t.SetPeer(2, "10.0.0.2:33145")            // from the controller's broker table
 //	resp, err := t.Call(ctx, 2, methodFoo, req) // waits for the answer, ctx or the connection's end
 //	err = t.SendRaft(2, msgs...)               // all groups' messages for node 2, one frame
@@ -54,7 +56,8 @@
 // heartbeats into one message per node pair (and fanning them out on
 // receipt) and quiescing idle groups is the caller's part; OnLiveness
 // tells it when a peer stops answering the node-level heartbeat
-// (HeartbeatInterval, HeartbeatTimeout) and when it comes back.
+// (HeartbeatInterval, HeartbeatTimeout) and when it comes back; Live
+// reports the same state on demand.
 //
 // # Frame format (big endian)
 //
@@ -88,10 +91,30 @@
 //
 //	hello payload   version u16 | from node i32 | to node i32 | cluster len u8 | cluster id
 //
+//	to       the node id the dialer expects at this address; -1: a probe
+//	cluster  the sender's cluster id; "" (length 0) while it has none
+//
 // The acceptor refuses another version (CodeVersion), another cluster id
 // (CodeWrongCluster: "node 3 of cluster "x" dialed node 1 of cluster
 // "y""), or a dialer that expected another node id at this address
 // (CodeWrongNode); the dialer checks the answer the same way.
+//
+// A probe (Probe; to = -1) asks only who listens at an address: the
+// acceptor answers with its hello (its node id and its current cluster
+// id, "" while unformed) whatever the prober's cluster id or node id,
+// even when the prober claims the acceptor's own id (that is how a node
+// finds its own address among the seeds), then closes; a probe never
+// becomes a connection that carries frames. Only another version is
+// refused. This is how a node that knows its seeds only by address
+// learns their node ids and whether they already formed a cluster.
+//
+// A transport may start unformed (Config.ClusterID ""): it answers
+// probes, refuses every other hello (CodeWrongCluster: "… dialed node 2,
+// which has not joined a cluster yet") and fails its own dials with
+// ErrNoCluster (wrapped in ErrUnavailable) without touching the network.
+// SetClusterID gives it the cluster id of every later handshake, both
+// ways, and wakes its peers' connections waiting out a dial backoff;
+// connections already established keep running.
 //
 // # Raft batch payload
 //

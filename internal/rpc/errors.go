@@ -29,6 +29,10 @@ var (
 	// ErrBadFrame marks malformed input from the network. It wraps
 	// model.ErrCorrupt.
 	ErrBadFrame = fmt.Errorf("rpc: malformed frame: %w", model.ErrCorrupt)
+	// ErrNoCluster: this transport has no cluster id yet (Config.ClusterID
+	// "", SetClusterID not called): its dials fail with it (wrapped in
+	// ErrUnavailable) and it refuses peers' hellos; it answers probes.
+	ErrNoCluster = errors.New("rpc: this node has not joined a cluster yet")
 	// ErrReservedMethod: Call, Send or Handle with a method id below
 	// FirstUserMethod.
 	ErrReservedMethod = errors.New("rpc: reserved method id")
@@ -46,6 +50,9 @@ var (
 	// ErrRemote: the peer's handler returned an error (see RemoteError.Message).
 	ErrRemote = errors.New("rpc: remote error")
 )
+
+// errProbed ends an accepted connection that was a probe, once answered.
+var errProbed = errors.New("rpc: probe answered")
 
 // Code is the error code an error response carries on the wire. Codes at
 // or above FirstUserCode are for handlers (RemoteError with its own Code).

@@ -68,12 +68,8 @@ func TestReconnectAfterPeerRestart(t *testing.T) {
 }
 
 func TestPeerDownFailsFast(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	addr := ln.Addr().String()
-	must(t, ln.Close()) // nothing listens there now
 	a := newNode(t, 1)
-	must(t, a.SetPeer(2, addr))
+	must(t, a.SetPeer(2, deadAddr(t)))
 	start := time.Now()
 	for i := range 100 {
 		_, err := a.Call(ctxTimeout(t, 30*time.Second), 2, methodEcho, nil)

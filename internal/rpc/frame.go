@@ -32,6 +32,10 @@ const (
 	flagsKnown         = flagResponse | flagError | flagOneway
 )
 
+// helloToProbe in a hello's to field asks for the acceptor's identity
+// only: it answers with its hello and closes (see Probe).
+const helloToProbe = -1
+
 // helloMaxBytes bounds the first frame read from a connection, before the
 // peer is known: a stranger cannot make us allocate more than this.
 const helloMaxBytes = 512
@@ -107,7 +111,7 @@ func readFrame(r io.Reader, hb *[headerBytes]byte, maxFrame int) (header, []byte
 type hello struct {
 	version uint16
 	from    int32  // sender's node id
-	to      int32  // the node id the sender expects at the other end
+	to      int32  // the node id the sender expects at the other end; helloToProbe
 	cluster string // cluster id, at most 255 bytes
 }
 

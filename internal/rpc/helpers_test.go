@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -138,4 +139,14 @@ func recvWithin[T any](t *testing.T, ch <-chan T, d time.Duration, what string) 
 		t.Fatalf("no %s within %v", what, d)
 		panic("unreachable")
 	}
+}
+
+// deadAddr is a loopback address where nothing listens (dials are refused).
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	addr := ln.Addr().String()
+	must(t, ln.Close())
+	return addr
 }

@@ -89,16 +89,18 @@ func (p *peer) pick() *slot {
 	return p.slots[n%len(p.slots)]
 }
 
-// sleep waits d or until the peer ends; it reports whether to go on.
-func (p *peer) sleep(d time.Duration) bool {
+// sleep waits d, until wake is closed, or until the peer ends; it
+// reports whether to go on.
+func (p *peer) sleep(d time.Duration, wake <-chan struct{}) bool {
 	tm := time.NewTimer(d)
 	defer tm.Stop()
 	select {
 	case <-tm.C:
-		return true
+	case <-wake:
 	case <-p.ctx.Done():
 		return false
 	}
+	return true
 }
 
 // slot is one dialed connection of a peer and its redial loop. State:
@@ -164,19 +166,22 @@ func (s *slot) now() (*wire, error) {
 // loop dials, serves the connection until it breaks, and redials: at once
 // after a connection that lived at least ReconnectBackoffMax (callers wait
 // for that dial), otherwise after a jittered exponential backoff (callers
-// fail fast meanwhile).
+// fail fast meanwhile). A new cluster id (SetClusterID) cuts the backoff
+// short: the dials it refused may succeed now.
 func (s *slot) loop() {
 	p, cfg := s.p, &s.p.t.cfg
 	defer p.t.wg.Done()
 	defer s.set(nil, ErrClosed)
 	backoff, fast := cfg.ReconnectBackoffMin, true
+	var clusterChanged <-chan struct{}
 	for p.ctx.Err() == nil {
 		if !fast {
-			if !p.sleep(p.t.jitter(backoff)) {
+			if !p.sleep(p.t.jitter(backoff), clusterChanged) {
 				return
 			}
 			backoff = min(2*backoff, cfg.ReconnectBackoffMax)
 		}
+		_, clusterChanged = p.t.cluster() // before the dial reads the id
 		addr := p.address()
 		w, err := p.t.dial(p.ctx, p.id, addr)
 		if err != nil {

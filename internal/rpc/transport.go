@@ -28,12 +28,14 @@ type Transport struct {
 	rngMu sync.Mutex
 	rng   *rand.Rand
 
-	mu       sync.Mutex
-	started  bool
-	closed   bool
-	peers    map[model.NodeID]*peer
-	counters map[model.NodeID]*counters
-	accepted map[net.Conn]struct{}
+	mu             sync.Mutex
+	clusterID      string        // handshakes use it; "" = unformed
+	clusterChanged chan struct{} // closed (and replaced) by SetClusterID
+	started        bool
+	closed         bool
+	peers          map[model.NodeID]*peer
+	counters       map[model.NodeID]*counters
+	accepted       map[net.Conn]struct{}
 }
 
 // New validates cfg and, when cfg.ListenAddr is set, listens on it (so
@@ -45,9 +47,9 @@ func New(cfg Config) (*Transport, error) {
 	}
 	t := &Transport{cfg: cfg, logg: cfg.Logger.With("node", cfg.NodeID),
 		handlers: map[Method]Handler{MethodPing: func(context.Context, model.NodeID, []byte) ([]byte, error) { return nil, nil }},
-		done:     make(chan struct{}),
-		rng:      rand.New(rand.NewPCG(cfg.Seed, cfg.Seed>>1|1)),
-		peers:    map[model.NodeID]*peer{}, counters: map[model.NodeID]*counters{}, accepted: map[net.Conn]struct{}{}}
+		done:     make(chan struct{}), clusterID: cfg.ClusterID, clusterChanged: make(chan struct{}),
+		rng:   rand.New(rand.NewPCG(cfg.Seed, cfg.Seed>>1|1)),
+		peers: map[model.NodeID]*peer{}, counters: map[model.NodeID]*counters{}, accepted: map[net.Conn]struct{}{}}
 	if cfg.ListenAddr != "" {
 		if t.ln, err = net.Listen("tcp", cfg.ListenAddr); err != nil {
 			return nil, fmt.Errorf("rpc: listen: %w", err)
@@ -62,6 +64,58 @@ func (t *Transport) Addr() string {
 		return ""
 	}
 	return t.ln.Addr().String()
+}
+
+// SetClusterID sets the cluster id of every later handshake, both ways
+// (connections already established stay). It is how an unformed
+// transport (Config.ClusterID "") joins the cluster its node formed or
+// joined: from then on it accepts that cluster's hellos, and its peers'
+// connections waiting out a failed dial's backoff redial at once.
+func (t *Transport) SetClusterID(id string) error {
+	if err := checkClusterID(id); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return ErrClosed
+	}
+	if id != t.clusterID {
+		t.clusterID = id
+		close(t.clusterChanged)
+		t.clusterChanged = make(chan struct{})
+	}
+	return nil
+}
+
+// ClusterID is the cluster id handshakes use now ("" while unformed).
+func (t *Transport) ClusterID() string {
+	id, _ := t.cluster()
+	return id
+}
+
+// cluster returns the cluster id and a channel closed when it changes.
+func (t *Transport) cluster() (string, <-chan struct{}) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.clusterID, t.clusterChanged
+}
+
+// Live reports whether the node-level heartbeat considers node id up:
+// false once a ping went unanswered for HeartbeatTimeout (what OnLiveness
+// last reported), true again at the next answer. A peer not heard from
+// yet counts as up until its first ping fails (so a fresh transport does
+// not mark every node down), and so does every peer when the heartbeat
+// is disabled. This node itself is always live; a node with no address
+// (SetPeer) is not.
+func (t *Transport) Live(id model.NodeID) bool {
+	if id == t.cfg.NodeID {
+		return true
+	}
+	t.mu.Lock()
+	p := t.peers[id]
+	t.mu.Unlock()
+	return p != nil && Liveness(p.live.Load()) != LivenessDown
 }
 
 // Handle registers the handler of a method (at or above FirstUserMethod).
