@@ -27,6 +27,23 @@ func acceptedConns(tr *Transport) int {
 	return len(tr.accepted)
 }
 
+// rawHello dials addr, sends the hello and reads the answer's frame; the
+// connection is closed at the end of the test.
+func rawHello(t *testing.T, addr string, out hello) (net.Conn, header, []byte) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	must(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	must(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+	p := out.appendTo(nil)
+	_, err = conn.Write(append(appendHeader(nil, header{method: methodHello, payloadLen: len(p)}), p...))
+	must(t, err)
+	var hb [headerBytes]byte
+	h, payload, err := readFrame(conn, &hb, helloMaxBytes)
+	must(t, err)
+	return conn, h, payload
+}
+
 func TestProbe(t *testing.T) {
 	formed := newNode(t, 2)
 	cu := testConfig(3)
@@ -45,19 +62,18 @@ func TestProbe(t *testing.T) {
 	}
 	// A probe never becomes a wire: the acceptor closes after answering,
 	// even when the prober keeps its end open.
-	conn, err := net.Dial("tcp", formed.Addr())
-	must(t, err)
-	defer conn.Close()
-	must(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
-	p := hello{version: Version, from: 1, to: helloToProbe}.appendTo(nil)
-	_, err = conn.Write(append(appendHeader(nil, header{method: methodHello, payloadLen: len(p)}), p...))
-	must(t, err)
-	var hb [headerBytes]byte
-	if h, _, err := readFrame(conn, &hb, helloMaxBytes); err != nil || h.flags != flagResponse {
-		t.Fatalf("probe answer: flags %#x, %v", h.flags, err)
+	conn, h, _ := rawHello(t, formed.Addr(), hello{version: Version, from: 1, to: helloToProbe})
+	if h.flags != flagResponse {
+		t.Fatalf("probe answer: flags %#x", h.flags)
 	}
+	var hb [headerBytes]byte
 	if _, _, err := readFrame(conn, &hb, helloMaxBytes); !errors.Is(err, io.EOF) {
 		t.Fatalf("probe connection after the answer: %v, want EOF", err)
+	}
+	// Another protocol version is the one thing a probe is refused for.
+	_, h, payload := rawHello(t, formed.Addr(), hello{version: Version + 1, from: 1, to: helloToProbe})
+	if re, err := decodeErrorPayload(payload); err != nil || h.flags != flagResponse|flagError || re.Code != CodeVersion {
+		t.Fatalf("probe of another version: flags %#x, %v, %v", h.flags, re, err)
 	}
 	eventually(t, 10*time.Second, "probe connections closed", func() bool {
 		return acceptedConns(formed.Transport) == 0 && acceptedConns(unformed.Transport) == 0
