@@ -32,6 +32,10 @@ package kafka
 //     (timestamp type, max timestamp, CRC recomputed) and returned.
 //   - Transactional produce is not supported yet: INVALID_REQUEST with a
 //     message saying so.
+//   - A partition this node does not lead (a follower replica, or not
+//     hosted here) is NOT_LEADER_OR_FOLLOWER before its records are
+//     validated, as Kafka answers; v10+ adds the leader hint (KIP-951,
+//     leaders.go): CurrentLeader and the leader's endpoint in Brokers.
 //   - v13 names topics by id (UNKNOWN_TOPIC_ID when unknown).
 
 import (
@@ -72,12 +76,19 @@ func produceAPI(b Broker) API {
 		Key: 0, MinVersion: 0, MaxVersion: 13,
 		MaxBodyBytes: math.MaxInt32, Check: ProduceCheck, Amplification: produceAmplification,
 		Handle: func(ctx context.Context, r *Request) (kmsg.Response, error) {
-			return produce(ctx, b, r, decompress)
+			resp, err := produce(ctx, b, r, decompress)
+			if resp == nil {
+				return nil, err // acks=0: no response (not a typed nil)
+			}
+			if resp.Version >= 10 {
+				hintProduce(b, resp)
+			}
+			return resp, err
 		},
 	}
 }
 
-func produce(ctx context.Context, b Broker, r *Request, decompress *shard.Budget) (kmsg.Response, error) {
+func produce(ctx context.Context, b Broker, r *Request, decompress *shard.Budget) (*kmsg.ProduceResponse, error) {
 	req := r.Msg.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	tables := b.Tables()
@@ -134,6 +145,10 @@ func produce(ctx context.Context, b Broker, r *Request, decompress *shard.Budget
 			key, ok := partitionKey(tp, p.Partition)
 			if !ok {
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				continue
+			}
+			if _, code := localLeader(b, key); code != 0 {
+				rp.ErrorCode = code
 				continue
 			}
 			cfg := tp.Config
@@ -230,6 +245,22 @@ func produce(ctx context.Context, b Broker, r *Request, decompress *shard.Budget
 		}
 	}
 	return resp, nil
+}
+
+// hintProduce adds the KIP-951 leader hints to the partitions a Produce
+// response refuses (v10+).
+func hintProduce(b Broker, resp *kmsg.ProduceResponse) {
+	h := newLeaderHints(b)
+	for i := range resp.Topics {
+		t := &resp.Topics[i]
+		for j := range t.Partitions {
+			p := &t.Partitions[j]
+			p.CurrentLeader = kmsg.ProduceResponseTopicPartitionCurrentLeader(h.current(p.ErrorCode, t.Topic, t.TopicID, p.Partition))
+		}
+	}
+	for _, br := range h.brokers() {
+		resp.Brokers = append(resp.Brokers, kmsg.ProduceResponseBroker(br))
+	}
 }
 
 // partitionErrorCode maps partition and controller errors to Kafka codes:

@@ -23,6 +23,11 @@ package kafka
 //     new high watermark or log start offset. The long poll of an
 //     incremental fetch watches every partition of its session. v13+ name
 //     topics by id (UNKNOWN_TOPIC_ID when unknown, also inside sessions).
+//   - A partition this node does not lead (a follower replica, or not
+//     hosted here) is NOT_LEADER_OR_FOLLOWER (no fetch from followers);
+//     v16+ adds the leader hint to it and to FENCED_LEADER_EPOCH
+//     (KIP-951, leaders.go): CurrentLeader and the leader's endpoint in
+//     Brokers.
 
 import (
 	"context"
@@ -82,7 +87,24 @@ func fetch(ctx context.Context, b Broker, sessions *sessionCache, req *kmsg.Fetc
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	results, resp.SessionID, resp.ErrorCode = sessions.finish(&fc, results, time.Now())
 	appendTopics(resp, results)
+	if req.Version >= 16 {
+		hintFetch(b, resp)
+	}
 	return resp, nil
+}
+
+// hintFetch adds the KIP-951 leader hints to the partitions a Fetch
+// response refuses (v16+).
+func hintFetch(b Broker, resp *kmsg.FetchResponse) {
+	h := newLeaderHints(b)
+	for i := range resp.Topics {
+		t := &resp.Topics[i]
+		for j := range t.Partitions {
+			p := &t.Partitions[j]
+			p.CurrentLeader = h.current(p.ErrorCode, t.Topic, t.TopicID, p.Partition)
+		}
+	}
+	resp.Brokers = append(resp.Brokers, h.brokers()...)
 }
 
 // appendTopics groups results into response topics: a new topic entry
@@ -152,9 +174,9 @@ func readable(b Broker, tp *cluster.Topic, known bool, p *fetchPart, version int
 	if !ok {
 		return kerr.UnknownTopicOrPartition.Code, nil
 	}
-	rs := b.ReadState(key)
-	if rs == nil || !rs.Leader {
-		return kerr.NotLeaderForPartition.Code, nil
+	rs, code := localLeader(b, key)
+	if code != 0 {
+		return code, nil
 	}
 	if p.leaderEpoch >= 0 && p.leaderEpoch != rs.LeaderEpoch {
 		if p.leaderEpoch > rs.LeaderEpoch {

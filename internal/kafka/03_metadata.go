@@ -3,14 +3,20 @@ package kafka
 // Metadata (key 3): v0–v13.
 //
 // Behaviour:
-//   - Brokers: this node (its advertised address); controller: this node.
+//   - Brokers: every registered broker at its registered Kafka address
+//     and rack, this node at its advertised address (leaders.go); the
+//     controller is the controller group's leader as this node knows it
+//     (-1 while unknown).
 //   - Topics: all of them for a null list (v1+; v0's empty list means all),
 //     or those named (by name, or by id from v10). An unknown topic is
 //     UNKNOWN_TOPIC_OR_PARTITION (UNKNOWN_TOPIC_ID by id), or is created
 //     when the node auto-creates topics and the request allows it (v4+).
 //     A name that is not a legal topic name is INVALID_TOPIC_EXCEPTION.
-//   - A partition whose replica is not serving yet reports
-//     LEADER_NOT_AVAILABLE; otherwise its leader epoch is the Raft term.
+//   - Each partition: replicas from the tables (preferred leader first);
+//     leader, leader epoch (the Raft term) and in-sync replicas from
+//     Broker.Leadership (the replicas when it knows no ISR); no offline
+//     replicas. A partition without a known leader, or led by a broker
+//     this node cannot list, reports leader -1 and LEADER_NOT_AVAILABLE.
 //   - Internal topics (__consumer_offsets) are listed with IsInternal.
 //   - v13 (KIP-1102) only adds a top-level error code; no rebootstrap.
 
@@ -35,18 +41,19 @@ func metadataAPI(b Broker) API {
 
 func metadata(ctx context.Context, b Broker, req *kmsg.MetadataRequest) *kmsg.MetadataResponse {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
-	host, port := b.Advertised()
-	br := kmsg.NewMetadataResponseBroker()
-	br.NodeID, br.Host, br.Port = b.NodeID(), host, port
-	resp.Brokers = append(resp.Brokers, br)
+	tables := b.Tables()
+	for _, e := range brokerEndpoints(b, tables) {
+		br := kmsg.NewMetadataResponseBroker()
+		br.NodeID, br.Host, br.Port, br.Rack = e.id, e.host, e.port, e.rack
+		resp.Brokers = append(resp.Brokers, br)
+	}
 	id := b.ClusterID()
 	resp.ClusterID = &id
-	resp.ControllerID = b.NodeID()
-	tables := b.Tables()
+	resp.ControllerID = int32(b.ControllerID())
 	all := req.Topics == nil || req.Version == 0 && len(req.Topics) == 0
 	if all {
 		for _, tp := range tables.Topics() {
-			resp.Topics = append(resp.Topics, metadataTopic(b, tp))
+			resp.Topics = append(resp.Topics, metadataTopic(b, tables, tp))
 		}
 		return resp
 	}
@@ -63,10 +70,11 @@ func metadata(ctx context.Context, b Broker, req *kmsg.MetadataRequest) *kmsg.Me
 			tp, ok = tables.TopicByName(name)
 			if !ok && b.AutoCreateTopics() && (req.Version < 4 || req.AllowAutoTopicCreation) {
 				tp, ok = autoCreate(ctx, b, name)
+				tables = b.Tables()
 			}
 		}
 		if ok {
-			resp.Topics = append(resp.Topics, metadataTopic(b, tp))
+			resp.Topics = append(resp.Topics, metadataTopic(b, tables, tp))
 			continue
 		}
 		mt := kmsg.NewMetadataResponseTopic()
@@ -86,7 +94,7 @@ func metadata(ctx context.Context, b Broker, req *kmsg.MetadataRequest) *kmsg.Me
 	return resp
 }
 
-func metadataTopic(b Broker, tp *cluster.Topic) kmsg.MetadataResponseTopic {
+func metadataTopic(b Broker, tables *cluster.Tables, tp *cluster.Topic) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	name := tp.Name
 	mt.Topic, mt.TopicID, mt.IsInternal = &name, tp.ID, tp.Internal
@@ -95,18 +103,27 @@ func metadataTopic(b Broker, tp *cluster.Topic) kmsg.MetadataResponseTopic {
 		mp := &mt.Partitions[i]
 		mp.Default()
 		mp.Partition = int32(p.ID)
-		mp.Leader = int32(p.Leader)
-		for _, rep := range p.Replicas {
-			mp.Replicas = append(mp.Replicas, int32(rep))
-			mp.ISR = append(mp.ISR, int32(rep))
+		mp.Replicas = nodeIDs(p.Replicas)
+		mp.OfflineReplicas = []int32{}
+		l := b.Leadership(model.PartitionKey{Topic: tp.ID, Partition: p.ID})
+		mp.LeaderEpoch = l.Epoch
+		mp.ISR = mp.Replicas
+		if len(l.ISR) > 0 {
+			mp.ISR = nodeIDs(l.ISR)
 		}
-		rs := b.ReadState(model.PartitionKey{Topic: tp.ID, Partition: p.ID})
-		if rs == nil || !rs.Leader {
-			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+		mp.Leader = int32(l.Leader)
+		if _, listed := brokerEndpoint(b, tables, l.Leader); l.Leader < 0 || !listed {
 			mp.Leader = -1
-			continue
+			mp.ErrorCode = kerr.LeaderNotAvailable.Code
 		}
-		mp.LeaderEpoch = rs.LeaderEpoch
 	}
 	return mt
+}
+
+func nodeIDs(ids []model.NodeID) []int32 {
+	out := make([]int32, len(ids))
+	for i, id := range ids {
+		out[i] = int32(id)
+	}
+	return out
 }

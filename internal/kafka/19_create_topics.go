@@ -8,7 +8,16 @@ package kafka
 //     every config declared and valid), then proposed to the controller
 //     and answered once its partitions serve, bounded by the request's
 //     timeout (REQUEST_TIMED_OUT after it; the topic may still appear).
-//   - -1 partitions / replication factor take the node's defaults (v4+).
+//   - -1 partitions / replication factor take the node's defaults (v4+):
+//     the replication factor is the node's default (3 unless set) capped
+//     at the registered brokers; an explicit factor above them, 0 or
+//     below -1 is INVALID_REPLICATION_FACTOR naming both numbers.
+//   - Replicas are placed by the plan (cluster.Tables.PlanCreateTopic:
+//     distinct brokers, leaders and replicas balanced over all topics), or
+//     as the request assigns them: partitions numbered 0..n-1 in any
+//     order, lists of one length, distinct registered brokers, else
+//     INVALID_REPLICA_ASSIGNMENT (INVALID_REQUEST when partitions or the
+//     factor are also given).
 //   - ValidateOnly (v1+) plans and checks without proposing.
 //   - A name repeated in one request fails every copy with INVALID_REQUEST,
 //     as Kafka does.
@@ -17,6 +26,7 @@ package kafka
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -51,19 +61,9 @@ func createTopics(ctx context.Context, b Broker, req *kmsg.CreateTopicsRequest) 
 			continue
 		}
 		treq := cluster.TopicRequest{Name: t.Topic, Partitions: t.NumPartitions, ReplicationFactor: t.ReplicationFactor}
+		var err error
 		if len(t.ReplicaAssignment) > 0 {
-			for _, a := range t.ReplicaAssignment {
-				if int(a.Partition) != len(treq.Assignment) {
-					treq.Assignment = nil
-					rt.ErrorCode = kerr.InvalidReplicaAssignment.Code
-					break
-				}
-				reps := make([]model.NodeID, len(a.Replicas))
-				for i, r := range a.Replicas {
-					reps[i] = model.NodeID(r)
-				}
-				treq.Assignment = append(treq.Assignment, reps)
-			}
+			treq.Assignment, err = manualAssignment(t.Topic, t.ReplicaAssignment)
 		}
 		if len(t.Configs) > 0 {
 			treq.Configs = make(map[string]string, len(t.Configs))
@@ -74,21 +74,46 @@ func createTopics(ctx context.Context, b Broker, req *kmsg.CreateTopicsRequest) 
 				treq.Configs[c.Name] = *c.Value
 			}
 		}
-		if rt.ErrorCode == 0 {
-			cmd, err := b.Tables().PlanCreateTopic(treq, NewTopicID(), b.Defaults())
-			if err == nil && !req.ValidateOnly {
-				err = b.CreateTopic(ctx, cmd)
-			}
-			if err != nil {
-				rt.ErrorCode = partitionErrorCode(err)
-				rt.ErrorMessage = errMsg(err)
-			} else {
-				fillCreated(b, &rt, cmd, req.ValidateOnly)
-			}
+		var cmd *cluster.CreateTopic
+		if err == nil {
+			cmd, err = b.Tables().PlanCreateTopic(treq, NewTopicID(), b.Defaults())
+		}
+		if err == nil && !req.ValidateOnly {
+			err = b.CreateTopic(ctx, cmd)
+		}
+		if err != nil {
+			rt.ErrorCode = partitionErrorCode(err)
+			rt.ErrorMessage = errMsg(err)
+		} else {
+			fillCreated(b, &rt, cmd, req.ValidateOnly)
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp
+}
+
+// manualAssignment orders a CreateTopics replica assignment by partition
+// index, which must run from 0 without gaps or repeats, in any order (as
+// Kafka's controller accepts it); the replica lists are checked by the
+// plan.
+func manualAssignment(topic string, in []kmsg.CreateTopicsRequestTopicReplicaAssignment) ([][]model.NodeID, error) {
+	out := make([][]model.NodeID, len(in))
+	seen := make([]bool, len(in))
+	for _, a := range in {
+		p := int(a.Partition)
+		switch {
+		case p < 0 || p >= len(in):
+			return nil, fmt.Errorf("%w: topic %q: partition %d assigned: partitions must be numbered 0 to %d", cluster.ErrInvalidReplicaAssignment, topic, a.Partition, len(in)-1)
+		case seen[p]:
+			return nil, fmt.Errorf("%w: topic %q: partition %d assigned more than once", cluster.ErrInvalidReplicaAssignment, topic, p)
+		}
+		seen[p] = true
+		out[p] = make([]model.NodeID, len(a.Replicas))
+		for i, r := range a.Replicas {
+			out[p][i] = model.NodeID(r)
+		}
+	}
+	return out, nil
 }
 
 func fillCreated(b Broker, rt *kmsg.CreateTopicsResponseTopic, cmd *cluster.CreateTopic, validateOnly bool) {

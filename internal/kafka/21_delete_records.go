@@ -9,6 +9,8 @@ package kafka
 //     the new start is the response's low watermark. An offset past the
 //     high watermark is OFFSET_OUT_OF_RANGE; one below the current start
 //     changes nothing.
+//   - Only the partition's leader deletes: a follower replica, or a node
+//     not hosting it, answers NOT_LEADER_OR_FOLLOWER.
 //   - The new start is staged with the partition's next sync round; the
 //     bytes stay on disk until retention removes their segments.
 
@@ -37,19 +39,10 @@ func deleteRecordsAPI(b Broker) API {
 				for _, p := range t.Partitions {
 					rp := kmsg.NewDeleteRecordsResponseTopicPartition()
 					rp.Partition, rp.LowWatermark = p.Partition, -1
-					key, ok := model.PartitionKey{}, known
-					if ok {
-						key, ok = partitionKey(tp, p.Partition)
-					}
-					if !ok {
-						rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-					} else if start, err := b.DeleteRecords(ctx, key, model.Offset(p.Offset)); err != nil {
-						rp.ErrorCode = partitionErrorCode(err)
-						if errors.Is(err, partition.ErrOffsetOutOfRange) {
-							rp.ErrorCode = kerr.OffsetOutOfRange.Code
-						}
-					} else {
-						rp.LowWatermark = int64(start)
+					key, _, code := leaderKey(b, tp, known, p.Partition)
+					rp.ErrorCode = code
+					if code == 0 {
+						rp.LowWatermark, rp.ErrorCode = deleteBefore(ctx, b, key, model.Offset(p.Offset))
 					}
 					rt.Partitions = append(rt.Partitions, rp)
 				}
@@ -58,4 +51,17 @@ func deleteRecordsAPI(b Broker) API {
 			return resp, nil
 		},
 	}
+}
+
+// deleteBefore moves a led partition's log start: the new start, or -1
+// and the error code.
+func deleteBefore(ctx context.Context, b Broker, key model.PartitionKey, before model.Offset) (int64, int16) {
+	start, err := b.DeleteRecords(ctx, key, before)
+	switch {
+	case errors.Is(err, partition.ErrOffsetOutOfRange):
+		return -1, kerr.OffsetOutOfRange.Code
+	case err != nil:
+		return -1, partitionErrorCode(err)
+	}
+	return int64(start), 0
 }

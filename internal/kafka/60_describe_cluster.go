@@ -3,9 +3,10 @@ package kafka
 // DescribeCluster (key 60): v0–v2.
 //
 // Behaviour:
-//   - Answers the cluster id, the controller (this node: a single node
-//     is its own controller) and the brokers: this node at its advertised
-//     address, with its registered rack. No broker is ever fenced.
+//   - Answers the cluster id, the controller (the controller group's
+//     leader as this node knows it, -1 while unknown) and every broker
+//     as Metadata lists them (leaders.go): registered address and rack,
+//     this node at its advertised address. No broker is ever fenced.
 //   - EndpointType (v1+) 1 (brokers) is served; 2 (controllers) is
 //     UNSUPPORTED_ENDPOINT_TYPE, as a Kafka broker answers it.
 //   - Authorized operations are not computed (no ACLs yet): the field is
@@ -17,8 +18,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/petrel-streaming/petrel/internal/model"
 )
 
 func describeClusterAPI(b Broker) API {
@@ -42,14 +41,11 @@ func describeCluster(b Broker, req *kmsg.DescribeClusterRequest) *kmsg.DescribeC
 		return resp
 	}
 	resp.ClusterID = b.ClusterID()
-	resp.ControllerID = b.NodeID()
-	br := kmsg.NewDescribeClusterResponseBroker()
-	br.NodeID = b.NodeID()
-	br.Host, br.Port = b.Advertised()
-	if reg, ok := b.Tables().Broker(model.NodeID(b.NodeID())); ok && reg.Rack != "" {
-		rack := reg.Rack
-		br.Rack = &rack
+	resp.ControllerID = int32(b.ControllerID())
+	for _, e := range brokerEndpoints(b, b.Tables()) {
+		br := kmsg.NewDescribeClusterResponseBroker()
+		br.NodeID, br.Host, br.Port, br.Rack = e.id, e.host, e.port, e.rack
+		resp.Brokers = append(resp.Brokers, br)
 	}
-	resp.Brokers = append(resp.Brokers, br)
 	return resp
 }

@@ -5,15 +5,14 @@ package kafka
 // Behaviour: per partition, the idempotent producers the partition
 // remembers (id, epoch, last sequence, last timestamp); coordinator epoch
 // and transaction start offset are -1 (no transactions yet). Unknown
-// topic or partition: UNKNOWN_TOPIC_OR_PARTITION.
+// topic or partition: UNKNOWN_TOPIC_OR_PARTITION; a partition this node
+// does not lead (a follower replica, or not hosted here):
+// NOT_LEADER_OR_FOLLOWER, as Kafka answers.
 
 import (
 	"context"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/petrel-streaming/petrel/internal/model"
 )
 
 func describeProducersAPI(b Broker) API {
@@ -30,12 +29,9 @@ func describeProducersAPI(b Broker) API {
 				for _, p := range t.Partitions {
 					rp := kmsg.NewDescribeProducersResponseTopicPartition()
 					rp.Partition = p
-					key, ok := model.PartitionKey{}, known
-					if ok {
-						key, ok = partitionKey(tp, p)
-					}
-					if !ok {
-						rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+					key, _, code := leaderKey(b, tp, known, p)
+					if code != 0 {
+						rp.ErrorCode = code
 						rt.Partitions = append(rt.Partitions, rp)
 						continue
 					}

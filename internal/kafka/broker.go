@@ -31,6 +31,9 @@ type Broker interface {
 	// Leadership is who leads a partition as far as this node knows,
 	// hosted here or not (Metadata, leader hints in errors).
 	Leadership(key model.PartitionKey) Leadership
+	// ControllerID is the leader of the controller group as this node
+	// knows it, -1 while none is known (Metadata, DescribeCluster).
+	ControllerID() model.NodeID
 	// Produce appends validated batches to their partitions, grouped by
 	// shard; done is called once per batch, from any goroutine, when the
 	// batch is committed or failed.
@@ -125,23 +128,32 @@ func NewTopicID() model.TopicID {
 // epoch (-1: unchecked) as ListOffsets and OffsetForLeaderEpoch do. It
 // returns the Kafka error code when there is none to serve.
 func leaderState(b Broker, tp *cluster.Topic, known bool, partition, currentEpoch int32) (*partition.ReadState, int16) {
-	if !known {
-		return nil, kerr.UnknownTopicOrPartition.Code
-	}
-	key, ok := partitionKey(tp, partition)
-	if !ok {
-		return nil, kerr.UnknownTopicOrPartition.Code
-	}
-	rs := b.ReadState(key)
+	_, rs, code := leaderKey(b, tp, known, partition)
 	switch {
-	case rs == nil || !rs.Leader:
-		return nil, kerr.NotLeaderForPartition.Code
+	case code != 0:
+		return nil, code
 	case currentEpoch >= 0 && currentEpoch > rs.LeaderEpoch:
 		return nil, kerr.UnknownLeaderEpoch.Code
 	case currentEpoch >= 0 && currentEpoch < rs.LeaderEpoch:
 		return nil, kerr.FencedLeaderEpoch.Code
 	}
 	return rs, 0
+}
+
+// leaderKey resolves a partition of a topic looked up by name (known: it
+// was found) to its key and its local leader's read state:
+// UNKNOWN_TOPIC_OR_PARTITION when the tables do not have it,
+// NOT_LEADER_OR_FOLLOWER when this node does not lead it.
+func leaderKey(b Broker, tp *cluster.Topic, known bool, partition int32) (model.PartitionKey, *partition.ReadState, int16) {
+	if !known {
+		return model.PartitionKey{}, nil, kerr.UnknownTopicOrPartition.Code
+	}
+	key, ok := partitionKey(tp, partition)
+	if !ok {
+		return key, nil, kerr.UnknownTopicOrPartition.Code
+	}
+	rs, code := localLeader(b, key)
+	return key, rs, code
 }
 
 // requestContext bounds an admin request by its TimeoutMillis (30 s when
