@@ -3,8 +3,11 @@ package kafka
 // FindCoordinator (key 10): v0–v6.
 //
 // Behaviour:
-//   - Group coordinators (key type 0): this node, which hosts every
-//     partition of __consumer_offsets on a single node.
+//   - Group coordinators (key type 0): the leader of the group's
+//     partition of __consumer_offsets (group.PartitionFor, as the group
+//     keys route), at its endpoint as Metadata lists it;
+//     COORDINATOR_NOT_AVAILABLE while that partition has no known leader.
+//     Before __consumer_offsets exists: this node.
 //   - Transaction coordinators (key type 1): COORDINATOR_NOT_AVAILABLE
 //     until transactions exist; other key types: INVALID_REQUEST.
 //   - v4+ answers each of several keys (KIP-699); v0–v3 one key.
@@ -16,7 +19,14 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/petrel-streaming/petrel/internal/group"
+	"github.com/petrel-streaming/petrel/internal/model"
 )
+
+// offsetsTopic holds the groups' offsets; a group's coordinator is the
+// leader of its partition.
+const offsetsTopic = "__consumer_offsets"
 
 func findCoordinatorAPI(b Broker) API {
 	return API{
@@ -29,7 +39,8 @@ func findCoordinatorAPI(b Broker) API {
 
 func findCoordinator(b Broker, req *kmsg.FindCoordinatorRequest) *kmsg.FindCoordinatorResponse {
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
-	host, port := b.Advertised()
+	tables := b.Tables()
+	offsets, haveOffsets := tables.TopicByName(offsetsTopic)
 	answer := func(key string) (int32, string, int32, int16) {
 		switch {
 		case req.CoordinatorType == 1:
@@ -37,7 +48,16 @@ func findCoordinator(b Broker, req *kmsg.FindCoordinatorRequest) *kmsg.FindCoord
 		case req.CoordinatorType != 0 || key == "":
 			return -1, "", -1, kerr.InvalidRequest.Code
 		}
-		return b.NodeID(), host, port, 0
+		leader := model.NodeID(b.NodeID())
+		if haveOffsets && len(offsets.Partitions) > 0 {
+			p := group.PartitionFor(key, len(offsets.Partitions))
+			leader = b.Leadership(model.PartitionKey{Topic: offsets.ID, Partition: model.PartitionID(p)}).Leader
+		}
+		e, ok := brokerEndpoint(b, tables, leader)
+		if leader < 0 || !ok {
+			return -1, "", -1, kerr.CoordinatorNotAvailable.Code
+		}
+		return e.id, e.host, e.port, 0
 	}
 	if req.Version < 4 {
 		resp.NodeID, resp.Host, resp.Port, resp.ErrorCode = answer(req.CoordinatorKey)

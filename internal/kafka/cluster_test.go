@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/petrel-streaming/petrel/internal/group"
 	"github.com/petrel-streaming/petrel/internal/model"
 )
 
@@ -45,11 +46,7 @@ func TestMetadataClusterView(t *testing.T) {
 		{kerr.LeaderNotAvailable.Code, -1, -1, []int32{1, 2}, []int32{1, 2}},
 	}
 	for v := int16(0); v <= 13; v++ {
-		req := kmsg.NewPtrMetadataRequest()
-		req.Version = v
-		if v == 0 {
-			req.Topics = []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr("t")}}
-		}
+		req := metadataReq(v, "t")
 		resp := call[*kmsg.MetadataResponse](t, api, req)
 		var brokers []string
 		for _, b := range resp.Brokers {
@@ -84,7 +81,7 @@ func TestMetadataClusterView(t *testing.T) {
 	}
 	// A leader the tables do not list cannot be reached: no leader.
 	f.leaders[fakeKey(0)] = Leadership{Leader: 9, Epoch: 6}
-	resp := call[*kmsg.MetadataResponse](t, api, kmsg.NewPtrMetadataRequest())
+	resp := call[*kmsg.MetadataResponse](t, api, metadataReq(12, "t"))
 	if p := resp.Topics[0].Partitions[0]; p.Leader != -1 || p.ErrorCode != kerr.LeaderNotAvailable.Code {
 		t.Errorf("unregistered leader: leader %d code %d", p.Leader, p.ErrorCode)
 	}
@@ -92,6 +89,44 @@ func TestMetadataClusterView(t *testing.T) {
 	f.controller = -1
 	if resp := call[*kmsg.MetadataResponse](t, api, kmsg.NewPtrMetadataRequest()); resp.ControllerID != -1 {
 		t.Errorf("unknown controller answered as %d", resp.ControllerID)
+	}
+}
+
+// TestFindCoordinatorIsOffsetsLeader: a group's coordinator is the leader
+// of its __consumer_offsets partition, wherever it is.
+func TestFindCoordinatorIsOffsetsLeader(t *testing.T) {
+	f := newFakeCluster(t)
+	groups := make([]string, 3) // a group id for each offsets partition
+	for i := 0; slices.Contains(groups, ""); i++ {
+		if i > 1000 {
+			t.Fatal("no group id found for every partition")
+		}
+		id := fmt.Sprintf("g%d", i)
+		if p := group.PartitionFor(id, 3); groups[p] == "" {
+			groups[p] = id
+		}
+	}
+	want := []string{"1 self.example:9092 <nil>", "2 b2.example:9093 <nil>", "-1 :-1 " + kerr.CoordinatorNotAvailable.Message}
+	for v := int16(0); v <= 6; v++ {
+		var got []string
+		for _, g := range groups {
+			req := kmsg.NewPtrFindCoordinatorRequest()
+			req.Version, req.CoordinatorKey, req.CoordinatorKeys = v, g, []string{g}
+			resp := call[*kmsg.FindCoordinatorResponse](t, findCoordinatorAPI(f), req)
+			id, host, port, code := resp.NodeID, resp.Host, resp.Port, resp.ErrorCode
+			if v >= 4 {
+				c := resp.Coordinators[0]
+				id, host, port, code = c.NodeID, c.Host, c.Port, c.ErrorCode
+			}
+			s := fmt.Sprintf("%d %s:%d <nil>", id, host, port)
+			if code != 0 {
+				s = fmt.Sprintf("%d %s:%d %s", id, host, port, kerr.ErrorForCode(code).(*kerr.Error).Message)
+			}
+			got = append(got, s)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("v%d: coordinators %q, want %q", v, got, want)
+		}
 	}
 }
 

@@ -108,8 +108,12 @@ func (f *fakeBroker) touch(key model.PartitionKey) {
 //	p2 replicas [1 3]  led here, epoch 4, ISR [1 3]
 //	p3 replicas [1 2]  a replica here with no known leader
 //
-// The controller is broker 2.
-var fakeTopicID = model.TopicID{0: 0xab, 15: 1}
+// __consumer_offsets has 3 partitions led by 1 (here), 2 and none. The
+// controller is broker 2.
+var (
+	fakeTopicID   = model.TopicID{0: 0xab, 15: 1}
+	fakeOffsetsID = model.TopicID{0: 0xab, 15: 2}
+)
 
 func fakeKey(p int) model.PartitionKey {
 	return model.PartitionKey{Topic: fakeTopicID, Partition: model.PartitionID(p)}
@@ -124,6 +128,8 @@ func newFakeCluster(t *testing.T) *fakeBroker {
 		&cluster.RegisterBroker{NodeID: 3, KafkaAddr: "b3.example:9094", RPCAddr: "b3.example:33145"},
 		&cluster.CreateTopic{Name: "t", ID: fakeTopicID, Partitions: 4, ReplicationFactor: 2,
 			Assignment: [][]model.NodeID{{2, 1}, {3, 2}, {1, 3}, {1, 2}}},
+		&cluster.CreateTopic{Name: "__consumer_offsets", ID: fakeOffsetsID, Partitions: 3, ReplicationFactor: 2,
+			Assignment: [][]model.NodeID{{1, 2}, {2, 3}, {3, 1}}},
 	} {
 		if _, err := s.Apply(model.Index(i+1), c); err != nil {
 			t.Fatal(err)
@@ -137,10 +143,12 @@ func newFakeCluster(t *testing.T) *fakeBroker {
 			fakeKey(3): {Leader: false, LeaderID: -1, LeaderEpoch: 2},
 		},
 		leaders: map[model.PartitionKey]Leadership{
-			fakeKey(0): {Leader: 2, Epoch: 5, ISR: []model.NodeID{2, 1}},
-			fakeKey(1): {Leader: 3, Epoch: 7, ISR: []model.NodeID{3}},
-			fakeKey(2): {Leader: 1, Epoch: 4, ISR: []model.NodeID{1, 3}},
-			fakeKey(3): {Leader: -1, Epoch: -1},
+			fakeKey(0):                           {Leader: 2, Epoch: 5, ISR: []model.NodeID{2, 1}},
+			fakeKey(1):                           {Leader: 3, Epoch: 7, ISR: []model.NodeID{3}},
+			fakeKey(2):                           {Leader: 1, Epoch: 4, ISR: []model.NodeID{1, 3}},
+			fakeKey(3):                           {Leader: -1, Epoch: -1},
+			{Topic: fakeOffsetsID, Partition: 0}: {Leader: 1, Epoch: 1},
+			{Topic: fakeOffsetsID, Partition: 1}: {Leader: 2, Epoch: 1},
 		},
 	}
 }
