@@ -17,7 +17,11 @@ package kafka
 //   - acks must be -1, 0 or 1 (else INVALID_REQUIRED_ACKS); acks=1 is
 //     served as acks=all: a batch is acknowledged once committed, which on
 //     one node means durable (DESIGN: only safe settings). acks=0 gets no
-//     response, but its batches are still validated and stored.
+//     response, but its batches are still validated and stored; when a
+//     partition is refused (not led here, unknown, invalid records) the
+//     valid ones are stored and the connection is closed
+//     (ErrAcksZeroRefused), as Kafka does, so the client refreshes its
+//     metadata.
 //   - The batches of the Produce requests a connection pipelines reach
 //     their partitions in the order they were sent (Request.InOrder), so a
 //     producer with several requests in flight keeps its order; validation
@@ -187,19 +191,23 @@ func produce(ctx context.Context, b Broker, r *Request, decompress *shard.Budget
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	if len(batches) == 0 {
-		if req.Acks == 0 {
-			return nil, nil
+	if req.Acks == 0 {
+		var err error
+		if len(batches) > 0 {
+			r.Retain() // the batches alias the frame until they are stored
+			err = r.InOrder(ctx, func() {
+				b.Produce(context.WithoutCancel(ctx), batches, func(int, partition.ProduceResult) {})
+			})
 		}
+		if err == nil && len(batches) < partitionCount(resp) {
+			err = ErrAcksZeroRefused
+		}
+		return nil, err
+	}
+	if len(batches) == 0 {
 		return resp, nil
 	}
 	r.Retain() // the batches alias the frame until they are stored
-	if req.Acks == 0 {
-		err := r.InOrder(ctx, func() {
-			b.Produce(context.WithoutCancel(ctx), batches, func(int, partition.ProduceResult) {})
-		})
-		return nil, err
-	}
 	type result struct {
 		i int
 		r partition.ProduceResult
@@ -245,6 +253,15 @@ func produce(ctx context.Context, b Broker, r *Request, decompress *shard.Budget
 		}
 	}
 	return resp, nil
+}
+
+// partitionCount counts a response's partitions.
+func partitionCount(resp *kmsg.ProduceResponse) int {
+	var n int
+	for _, t := range resp.Topics {
+		n += len(t.Partitions)
+	}
+	return n
 }
 
 // hintProduce adds the KIP-951 leader hints to the partitions a Produce

@@ -6,7 +6,9 @@ package kafka
 //   - Each topic is planned against the controller tables
 //     (Tables.PlanCreatePartitions: the count must grow and stay within
 //     bounds, manual assignments must name registered brokers with the
-//     topic's replication factor), then proposed and answered once the new
+//     topic's replication factor, each list of distinct brokers; without
+//     one, the new partitions are placed to balance leaders and replicas
+//     per broker over all topics), then proposed and answered once the new
 //     partitions serve, bounded by the request's timeout
 //     (REQUEST_TIMED_OUT after it; the partitions may still appear).
 //   - Unknown topic: UNKNOWN_TOPIC_OR_PARTITION; not growing:

@@ -1,10 +1,13 @@
 package kafka
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -442,5 +445,34 @@ func TestCreateTopicsReplication(t *testing.T) {
 	wantShuffled := [][]model.NodeID{{2, 3}, {1, 2}, {3, 1}}
 	if !slices.EqualFunc(sh.Assignment, wantShuffled, slices.Equal) {
 		t.Errorf("shuffled assignment planned as %v, want %v", sh.Assignment, wantShuffled)
+	}
+}
+
+// TestProduceAcksZeroRefusedCloses: an acks=0 produce gets no response;
+// when a partition is refused the others are still stored and the
+// handler closes the connection (ErrAcksZeroRefused), as Kafka does.
+func TestProduceAcksZeroRefusedCloses(t *testing.T) {
+	for _, tc := range []struct {
+		parts []int32
+		err   error
+	}{
+		{[]int32{2}, nil},
+		{[]int32{0, 2}, ErrAcksZeroRefused},
+		{[]int32{1}, ErrAcksZeroRefused},
+	} {
+		f := newFakeCluster(t)
+		req := produceReq(9, tc.parts...)
+		req.Acks = 0
+		resp, err := produceAPI(f).Handle(context.Background(), &Request{Key: 0, Version: 9, Msg: req, Received: time.Now()})
+		if resp != nil || !errors.Is(err, tc.err) {
+			t.Errorf("partitions %v: response %v, error %v; want none and %v", tc.parts, resp, err, tc.err)
+		}
+		wantStored := []model.PartitionKey(nil)
+		if slices.Contains(tc.parts, 2) {
+			wantStored = []model.PartitionKey{fakeKey(2)}
+		}
+		if !slices.Equal(f.produced, wantStored) {
+			t.Errorf("partitions %v: stored %v, want %v", tc.parts, f.produced, wantStored)
+		}
 	}
 }

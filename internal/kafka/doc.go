@@ -113,6 +113,17 @@
 // UNSUPPORTED_VERSION (35) and the ApiVersions range, so the client retries.
 // ApiVersions advertises exactly the registry, never a hand-written list.
 //
+// # In a cluster
+//
+// Clients are told every registered broker and each partition's leader as
+// this node knows it (Broker.Leadership, Broker.ControllerID; leaders.go).
+// Keys that need the leader's log (Produce, Fetch, ListOffsets,
+// OffsetForLeaderEpoch, DeleteRecords, DescribeProducers) answer
+// NOT_LEADER_OR_FOLLOWER for a follower replica or a partition this node
+// does not host, and Produce v10+ / Fetch v16+ add where the leader is
+// (KIP-951). A group's coordinator is the leader of its
+// __consumer_offsets partition.
+//
 // # Adding a key
 //
 // Write NN_name.go (NN = the key), opening with a comment on the versions

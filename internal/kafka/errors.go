@@ -25,6 +25,11 @@ var (
 	ErrTimeout = errors.New("kafka: connection timed out")
 	// ErrServerClosed is returned by Serve after Close.
 	ErrServerClosed = errors.New("kafka: server closed")
+	// ErrAcksZeroRefused: an acks=0 Produce had a partition refused
+	// (not led here, unknown, invalid records); Kafka closes the
+	// connection then, the only signal an acks=0 client gets to refresh
+	// its metadata.
+	ErrAcksZeroRefused = errors.New("kafka: acks=0 produce refused for a partition")
 	// ErrRegistration: an API registration is invalid or duplicated.
 	ErrRegistration = errors.New("kafka: invalid api registration")
 
