@@ -27,8 +27,14 @@ type Config struct {
 	KafkaAddr string
 	// AdminAddr enables the admin HTTP API on this address (default off).
 	AdminAddr string
-	// NodeID is the broker id (default 0).
+	// NodeID is the broker id (default 0); every node of a cluster has
+	// its own.
 	NodeID int32
+	// RPCAddr is the node-to-node listen address, used with Seeds.
+	RPCAddr string
+	// Seeds are the RPC addresses of the cluster's founding nodes (this
+	// one among them); none: a cluster of one.
+	Seeds []string
 	// Shards is the number of shards (default one per core).
 	Shards int
 	// MemoryBytes bounds the broker's memory (default: a share of RAM).
@@ -65,6 +71,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 	n, err := node.Start(ctx, node.Config{
 		DataDir: cfg.DataDir, NodeID: model.NodeID(cfg.NodeID), KafkaAddr: cfg.KafkaAddr,
+		RPCAddr: cfg.RPCAddr, Seeds: cfg.Seeds,
 		AdminAddr: cfg.AdminAddr, Shards: cfg.Shards, MemoryBytes: cfg.MemoryBytes, JournalBytes: cfg.JournalBytes,
 		AutoCreateTopics: cfg.AutoCreateTopics, DefaultPartitions: cfg.DefaultPartitions,
 		GroupInitialRebalanceDelay: cfg.GroupInitialRebalanceDelay, Logger: cfg.Logger,

@@ -63,6 +63,7 @@ func newServeCommand() *cobra.Command {
 			AdvertiseKafkaAddr: cfg.AdvertiseKafkaAddr,
 			AdminAddr:          cfg.AdminAddr,
 			RPCAddr:            cfg.RPCAddr,
+			Seeds:              cfg.Seeds,
 			Shards:             cfg.Shards,
 			MemoryBytes:        cfg.MemoryBytes,
 			JournalBytes:       cfg.JournalBytes,

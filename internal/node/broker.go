@@ -54,7 +54,8 @@ func (n *Node) CreateTopic(ctx context.Context, cmd *cluster.CreateTopic) error 
 	return n.waitServing(ctx, cmd.ID)
 }
 
-// waitServing waits until every local partition of a topic has a leader.
+// waitServing waits until every local partition of a topic has a leader
+// (here or on a peer).
 func (n *Node) waitServing(ctx context.Context, id model.TopicID) error {
 	if err := n.ctrl.waitReconciled(ctx, n.Tables().Version()); err != nil {
 		return err
@@ -67,7 +68,10 @@ func (n *Node) waitServing(ctx context.Context, id model.TopicID) error {
 		key := model.PartitionKey{Topic: id, Partition: p.ID}
 		for {
 			rs := n.ReadState(key)
-			if rs != nil && rs.Leader {
+			if rs == nil && n.transport != nil {
+				break // hosted elsewhere
+			}
+			if rs != nil && (rs.Leader || rs.LeaderID >= 0 && rs.LeaderID != n.cfg.NodeID) {
 				break
 			}
 			var ch <-chan struct{}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,12 +58,14 @@ func startController(ctx context.Context, n *Node) (*controller, error) {
 	c := &controller{n: n, state: cluster.NewState(), waiting: make(map[uint64]chan applied),
 		changed: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		reconciled: make(chan struct{})}
-	c.nonce = uint64(time.Now().UnixNano()) << 16
+	// Nonces are unique across the cluster: the node id, then a counter
+	// from the clock (apply on every node matches them).
+	c.nonce = uint64(n.cfg.NodeID)<<48 | uint64(time.Now().UnixNano())>>16&(1<<48-1)
 	c.tables.Store(c.state.Tables())
 	var err error
 	if err2 := n.rt.InvokeOn(ctx, 0, func(*shard.Shard) {
 		c.replica, err = n.shards[0].Open(partition.Config{Key: controllerKey, Node: n.cfg.NodeID,
-			Kind: partition.KindMeta, Apply: c.apply, Logger: n.log.With("group", "controller")})
+			Peers: n.meta.Voters, Kind: partition.KindMeta, Apply: c.apply, Logger: n.log.With("group", "controller")})
 	}); err2 != nil {
 		return nil, err2
 	}
@@ -73,15 +76,8 @@ func startController(ctx context.Context, n *Node) (*controller, error) {
 	// Registering the broker proves the controller leads and has applied
 	// its whole log (the proposal commits after every earlier entry).
 	host, port := n.Advertised()
-	addr := fmt.Sprintf("%s:%d", host, port)
-	rpc := n.cfg.RPCAddr
-	if h, p, err := net.SplitHostPort(rpc); err != nil || h == "" || h == "0.0.0.0" || h == "::" {
-		if p == "" {
-			p = "33145"
-		}
-		rpc = net.JoinHostPort(host, p)
-	}
-	if _, err := c.propose(ctx, &cluster.RegisterBroker{NodeID: n.cfg.NodeID, KafkaAddr: addr, RPCAddr: rpc}); err != nil {
+	addr := net.JoinHostPort(host, strconv.Itoa(int(port)))
+	if _, err := c.propose(ctx, &cluster.RegisterBroker{NodeID: n.cfg.NodeID, KafkaAddr: addr, RPCAddr: n.rpcAdvertised()}); err != nil {
 		return nil, fmt.Errorf("node: register broker: %w", err)
 	}
 	if err := c.waitReconciled(ctx, c.tables.Load().Version()); err != nil {
@@ -110,29 +106,33 @@ func (c *controller) propose(ctx context.Context, cmd cluster.Command) (cluster.
 		if err := c.n.rt.InvokeOn(ctx, 0, func(*shard.Shard) { perr = c.replica.Propose(data) }); err != nil {
 			return cluster.Result{}, err
 		}
-		if !errors.Is(perr, partition.ErrNotLeader) {
-			if perr != nil {
-				return cluster.Result{}, perr
-			}
-			break
+		if perr != nil && !errors.Is(perr, partition.ErrNotLeader) {
+			return cluster.Result{}, perr
 		}
-		// Not leading yet (just started): wait for the election.
+		wait := proposeRetry
+		if perr != nil {
+			// No leader known yet (just started, or an election).
+			wait = 50 * time.Millisecond
+		}
+		// A proposal forwarded to the leader can be lost with a leader
+		// change: propose again (the same nonce; commands are safe to
+		// apply twice, the second fails validation or changes nothing
+		// anyone waits for).
 		select {
-		case <-c.replica.State().Changed():
-		case <-time.After(50 * time.Millisecond):
+		case a := <-ch:
+			return a.res, a.err
+		case <-time.After(wait):
 		case <-ctx.Done():
 			return cluster.Result{}, ctx.Err()
+		case <-c.stop:
+			return cluster.Result{}, errClosed
 		}
 	}
-	select {
-	case a := <-ch:
-		return a.res, a.err
-	case <-ctx.Done():
-		return cluster.Result{}, ctx.Err()
-	case <-c.stop:
-		return cluster.Result{}, errClosed
-	}
 }
+
+// proposeRetry is how long a proposal may take to apply before it is
+// proposed again.
+const proposeRetry = 3 * time.Second
 
 // apply runs on shard 0 for every committed controller entry.
 func (c *controller) apply(index model.Index, data []byte) {
@@ -178,6 +178,7 @@ func (c *controller) reconcile() {
 		case <-c.changed:
 		}
 		t := c.tables.Load()
+		c.n.setPeers(t)
 		c.reconcileTo(t)
 		c.mu.Lock()
 		c.recVersion = t.Version()
@@ -203,8 +204,10 @@ func (c *controller) reconcileTo(t *cluster.Tables) {
 			peers := append([]model.NodeID(nil), p.Replicas...)
 			var r *partition.Replica
 			var err error
+			group := groupOf(tp, p.ID)
+			n.groups2keys.Store(group, key)
 			ierr := n.rt.InvokeOn(context.Background(), n.shardOf(key), func(s *shard.Shard) {
-				r, err = n.shards[s.ID()].Open(partition.Config{Key: key, Node: n.cfg.NodeID, Peers: peers,
+				r, err = n.shards[s.ID()].Open(partition.Config{Key: key, Group: group, Node: n.cfg.NodeID, Peers: peers,
 					Logger: n.log.With("topic", tp.Name, "partition", p.ID)})
 				if err == nil {
 					r.SetSegmentLimits(tp.Config.SegmentBytes, time.Duration(tp.Config.SegmentMs)*time.Millisecond)
@@ -223,6 +226,12 @@ func (c *controller) reconcileTo(t *cluster.Tables) {
 			return true
 		}
 		n.replicas.Delete(key)
+		n.groups2keys.Range(func(g, k any) bool {
+			if k.(model.PartitionKey) == key {
+				n.groups2keys.Delete(g)
+			}
+			return true
+		})
 		var err error
 		ierr := n.rt.InvokeOn(context.Background(), n.shardOf(key), func(s *shard.Shard) {
 			err = n.shards[s.ID()].Remove(key)

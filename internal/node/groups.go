@@ -48,6 +48,9 @@ func (g *groups) register(reg *kafka.Registry) error { return kafka.RegisterGrou
 // its coordinator and starts them.
 func (g *groups) start(ctx context.Context) error {
 	n := g.n
+	if err := n.waitFounders(ctx); err != nil {
+		return err
+	}
 	tp, ok := n.Tables().TopicByName(offsetsTopic)
 	if !ok {
 		cmd, err := n.Tables().PlanCreateTopic(cluster.TopicRequest{Name: offsetsTopic, Partitions: offsetsPartitions,

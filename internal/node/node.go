@@ -26,6 +26,7 @@ import (
 	"github.com/petrel-streaming/petrel/internal/metrics"
 	"github.com/petrel-streaming/petrel/internal/model"
 	"github.com/petrel-streaming/petrel/internal/partition"
+	"github.com/petrel-streaming/petrel/internal/rpc"
 	"github.com/petrel-streaming/petrel/internal/shard"
 	"github.com/petrel-streaming/petrel/internal/storage/engine"
 	"github.com/petrel-streaming/petrel/internal/tune"
@@ -43,7 +44,10 @@ type Config struct {
 	// RPCAddr is the node-to-node address registered with the controller
 	// (the transport arrives with clusters); "" means the advertised host
 	// and port 33145.
-	RPCAddr           string
+	RPCAddr string
+	// Seeds are the RPC addresses of the cluster's founding nodes; none:
+	// the node is a cluster of one and runs no transport.
+	Seeds             []string
 	Shards            int   // 0: one per core
 	MemoryBytes       int64 // 0: a share of RAM
 	JournalBytes      int64 // each shard's journal ring (256 MiB); fixed at data dir creation
@@ -95,8 +99,14 @@ type Node struct {
 
 	ctrl     *controller
 	replicas sync.Map // model.PartitionKey → *partition.Replica
-	groups   *groups
-	metrics  *metrics.Metrics
+	// Cluster mode: the transport, the group id → partition map for
+	// routing Raft messages, the peers' addresses, the ticker's stop.
+	transport   *rpc.Transport
+	groups2keys sync.Map // uint64 → model.PartitionKey
+	peerState
+	stopTicks chan struct{}
+	groups    *groups
+	metrics   *metrics.Metrics
 
 	stopRetain chan struct{}
 
@@ -112,6 +122,10 @@ type nodeMeta struct {
 	// JournalBytes is each shard's journal ring size; 0 in data dirs made
 	// before it was recorded, which have the default.
 	JournalBytes int64 `json:"journal_bytes,omitempty"`
+	// NodeID and Voters (the controller's founding voters) are recorded
+	// by a node that formed a cluster with peers.
+	NodeID model.NodeID   `json:"node_id,omitempty"`
+	Voters []model.NodeID `json:"controller_voters,omitempty"`
 }
 
 // defaultJournalBytes is a shard's journal ring unless configured: four
@@ -139,6 +153,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	m := metrics.New(metrics.Options{PartitionSeries: !cfg.DisablePartitionMetrics})
 	cfg.FS = m.InstrumentFS(cfg.FS) // fsync latency and bytes per sync
 	n := &Node{cfg: cfg, log: cfg.Logger, fs: cfg.FS, metrics: m}
+	n.peerAddrs = map[model.NodeID]string{}
 	defer func() {
 		if err != nil {
 			n.abort()
@@ -194,6 +209,16 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := n.listen(); err != nil {
 		return nil, err
 	}
+	if n.clusterMode() {
+		if err := n.startTransport(); err != nil {
+			return nil, err
+		}
+		if n.meta.ClusterID == "" {
+			if err := n.form(ctx); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if n.ctrl, err = startController(ctx, n); err != nil {
 		return nil, err
 	}
@@ -236,6 +261,14 @@ func (n *Node) loadMeta() error {
 			n.log.Warn("keeping the data directory's journal size: its files hold records",
 				"configured", n.cfg.JournalBytes, "data_dir", n.meta.JournalBytes)
 		}
+		switch {
+		case len(n.meta.Voters) == 0 && len(n.cfg.Seeds) > 0:
+			return fmt.Errorf("node: data directory %s belongs to the single-node cluster %q: it cannot join the cluster of --seeds; start it without seeds, or give this node an empty data directory",
+				n.cfg.DataDir, n.meta.ClusterID)
+		case len(n.meta.Voters) > 0 && n.meta.NodeID != n.cfg.NodeID:
+			return fmt.Errorf("node: data directory %s is node %d's of cluster %q, not node %d's: start it with --node-id %d",
+				n.cfg.DataDir, n.meta.NodeID, n.meta.ClusterID, n.cfg.NodeID, n.meta.NodeID)
+		}
 		return nil
 	case !errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("node: %w", err)
@@ -248,12 +281,24 @@ func (n *Node) loadMeta() error {
 	if n.meta.JournalBytes <= 0 {
 		n.meta.JournalBytes = defaultJournalBytes
 	}
+	if len(n.cfg.Seeds) > 0 {
+		// A founder: the cluster id comes from forming with the other
+		// seeds, and node.json is written then.
+		return nil
+	}
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return err
 	}
 	n.meta.ClusterID = base64.RawURLEncoding.EncodeToString(id[:]) // Kafka's form
-	b, _ = json.Marshal(n.meta)
+	return n.writeMeta()
+}
+
+// writeMeta writes node.json atomically (temp file, fsync, rename, dir
+// fsync).
+func (n *Node) writeMeta() error {
+	path := filepath.Join(n.cfg.DataDir, "node.json")
+	b, _ := json.Marshal(n.meta)
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o644); err != nil {
 		return fmt.Errorf("node: %w", err)
@@ -392,8 +437,14 @@ func (n *Node) Close(ctx context.Context) error {
 	if n.ctrl != nil {
 		n.ctrl.close()
 	}
+	if n.stopTicks != nil {
+		close(n.stopTicks)
+	}
 	n.wg.Wait()
 	errs = append(errs, n.stopShards(ctx))
+	if n.transport != nil {
+		errs = append(errs, n.transport.Close())
+	}
 	if n.lock != nil {
 		errs = append(errs, n.lock.Close())
 	}
@@ -452,7 +503,8 @@ func (n *Node) AutoCreateTopics() bool { return n.cfg.AutoCreateTopics }
 
 // Defaults implements kafka.Broker.
 func (n *Node) Defaults() cluster.Defaults {
-	return cluster.Defaults{Partitions: n.cfg.DefaultPartitions, ReplicationFactor: 1}
+	return cluster.Defaults{Partitions: n.cfg.DefaultPartitions,
+		ReplicationFactor: int16(min(3, max(1, len(n.Tables().Brokers()))))}
 }
 
 // ReadState implements kafka.Broker.

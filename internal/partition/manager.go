@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	pb "go.etcd.io/raft/v3/raftpb"
 
@@ -49,6 +50,12 @@ type Manager struct {
 	rounds   []*round   // in flight, oldest first
 	err      error
 	scratch  []byte
+	// Cluster: how to reach peers, the messages waiting for them, the
+	// groups that need ticks (not quiesced) and their count.
+	peers   Peers
+	outbox  map[model.NodeID][]Outbound
+	ticking map[*Replica]struct{}
+	active  atomic.Int64
 	// Rounds counts finished sync rounds (tests, stats).
 	Rounds uint64
 }
@@ -90,6 +97,7 @@ func (m *Manager) Remove(key model.PartitionKey) error {
 	if r != nil {
 		r.removed = true
 		r.failWaiters(ErrRemoved)
+		m.setQuiesced(r, true)
 		delete(m.replicas, key)
 	}
 	return m.eng.Remove(key)
@@ -100,6 +108,7 @@ func (m *Manager) Err() error { return m.err }
 
 // AfterBatch implements shard.Loop.
 func (m *Manager) AfterBatch(s *shard.Shard) {
+	defer m.flushOutbox()
 	if m.err != nil || m.eng.InFlight() >= m.maxRounds() {
 		return
 	}

@@ -47,8 +47,11 @@ var (
 
 // Config describes one replica.
 type Config struct {
-	Key  model.PartitionKey
-	Node model.NodeID
+	Key model.PartitionKey
+	// Group names the Raft group across the cluster (the transport's
+	// group id); 0 is the controller.
+	Group uint64
+	Node  model.NodeID
 	// Peers are the group's voters; a group of one lists only Node.
 	Peers []model.NodeID
 	Kind  Kind
@@ -117,6 +120,12 @@ type Replica struct {
 	producers *producers.State
 	dirty     bool
 	removed   bool
+	// Cluster: quiesced groups are not ticked; lead is the last leader
+	// published; a leader tracks when each follower last matched its log.
+	quiesced bool
+	lead     model.NodeID
+	caughtUp map[model.NodeID]time.Time
+	isr      []model.NodeID
 
 	state atomic.Pointer[ReadState]
 }
@@ -161,7 +170,7 @@ func newReplica(m *Manager, cfg Config) (*Replica, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Replica{cfg: cfg, m: m, log: l, logg: cfg.Logger.With("partition", cfg.Key.String())}
+	r := &Replica{cfg: cfg, m: m, log: l, logg: cfg.Logger.With("partition", cfg.Key.String()), quiesced: true, lead: -1}
 	r.rs = &raftStorage{key: cfg.Key, eng: m.eng, log: l, kind: cfg.Kind, peers: cfg.Peers}
 	hs, _, err := m.eng.HardState(cfg.Key)
 	if err != nil {
@@ -190,7 +199,7 @@ func newReplica(m *Manager, cfg Config) (*Replica, error) {
 	}
 	rn, err := raft.NewRawNode(&raft.Config{
 		ID:                        raftID(cfg.Node),
-		ElectionTick:              10,
+		ElectionTick:              ElectionTicks,
 		HeartbeatTick:             1,
 		Storage:                   r.rs,
 		Applied:                   applied,
@@ -218,11 +227,16 @@ func newReplica(m *Manager, cfg Config) (*Replica, error) {
 	r.tail = l.NextOffset()
 	r.appendLast, r.appendNext = l.LastIndex(), l.NextOffset()
 	r.publish()
-	if len(cfg.Peers) == 1 && cfg.Peers[0] == cfg.Node {
+	_, hsKnown, _ := m.eng.HardState(cfg.Key)
+	if len(cfg.Peers) == 1 && cfg.Peers[0] == cfg.Node || !hsKnown && cfg.Peers[0] == cfg.Node {
+		// A group of one elects itself; a new group's first (preferred)
+		// replica campaigns at once rather than after an election
+		// timeout (campaigning is always safe).
 		if err := rn.Campaign(); err != nil {
 			return nil, fmt.Errorf("partition %s: campaign: %w", cfg.Key, err)
 		}
 	}
+	r.wake() // a group with peers ticks until it has a leader and goes idle
 	r.markDirty()
 	return r, nil
 }
@@ -279,6 +293,7 @@ func (r *Replica) Produce(batch []byte, done func(ProduceResult)) {
 			return
 		}
 	}
+	r.wake()
 	base := r.tail
 	b.SetBaseOffset(base)
 	b.SetLeaderEpoch(r.term.LeaderEpoch())
@@ -328,10 +343,15 @@ func (r *Replica) loadProducers() error {
 
 // Propose proposes an opaque command of a KindMeta group; Config.Apply
 // sees it once committed (commands carry their own ids to match).
+//
+// A follower forwards the command to its leader (raft's proposal
+// forwarding); it can be lost on the way, so the proposer waits with a
+// deadline and retries.
 func (r *Replica) Propose(data []byte) error {
-	if err := r.usable(); err != nil {
+	if err := r.usable(); err != nil && !(errors.Is(err, ErrNotLeader) && r.cfg.Kind == KindMeta) {
 		return err
 	}
+	r.wake()
 	if err := r.rn.Propose(data); err != nil {
 		return r.proposeErr(err)
 	}
@@ -374,6 +394,10 @@ func (r *Replica) handleReady() error {
 	rd := r.rn.Ready()
 	if rd.SoftState != nil {
 		r.setRole(rd.SoftState.RaftState == raft.StateLeader)
+		if lead := r.leaderID(); lead != r.lead {
+			r.lead = lead
+			r.publish()
+		}
 	}
 	for _, m := range rd.Messages {
 		switch m.GetTo() {
@@ -387,8 +411,7 @@ func (r *Replica) handleReady() error {
 				r.deliver(resp)
 			}
 		default:
-			// Peers: the transport arrives with issue "cluster".
-			r.logg.Debug("dropping message to peer", "to", m.GetTo(), "type", m.GetType().String())
+			r.m.queue(r, m)
 		}
 	}
 	return nil
@@ -399,9 +422,20 @@ func (r *Replica) setRole(leader bool) {
 		return
 	}
 	r.leader, r.ready = leader, false
+	r.isr, r.caughtUp = nil, nil
 	if leader {
 		r.term = model.Term(r.rn.BasicStatus().GetTerm())
 		r.logg.Debug("leader", "term", r.term)
+		// The next offset follows the whole log this replica holds (its
+		// entries, staged or written, are the group's from now on).
+		r.tail = r.appendNext
+		if r.cfg.Kind == KindData && r.multi() {
+			// Followers do not track producers: rebuild from the log,
+			// which holds every batch the new leader will commit.
+			if err := r.loadProducers(); err != nil {
+				r.logg.Error("rebuilding producer state as new leader", "err", err)
+			}
+		}
 	} else {
 		r.failWaiters(ErrNotLeader)
 	}
@@ -416,14 +450,10 @@ func (r *Replica) stageAppend(m *pb.Message) error {
 		first := model.Index(m.Entries[0].GetIndex())
 		next := r.appendNext
 		if first <= r.appendLast {
-			if first <= r.log.LastIndex() && r.appendLast == r.log.LastIndex() {
-				h, err := r.header(first)
-				if err != nil {
-					return err
-				}
-				next = h.Offset
-			} else {
-				return fmt.Errorf("partition %s: append at %d overlaps staged entries to %d", r.cfg.Key, first, r.appendLast)
+			// A new leader's entries replace the end of the log.
+			var err error
+			if next, err = r.offsetAfter(first - 1); err != nil {
+				return err
 			}
 		}
 		buf, end, err := appendStorage(r.m.scratch[:0], r.cfg.Kind, m.Entries, next)
@@ -509,6 +539,9 @@ func (r *Replica) apply(ents []*pb.Entry) {
 	if len(ents) > 0 {
 		r.rs.forget(ents[len(ents)-1].GetIndex())
 	}
+	if r.leader && r.multi() && len(ents) > 0 {
+		r.updateISR()
+	}
 	if !moved && len(done) == 0 {
 		return
 	}
@@ -554,7 +587,9 @@ func (r *Replica) failWaiters(err error) {
 
 func (r *Replica) deliver(m *pb.Message) {
 	if m.GetTo() != raftID(r.cfg.Node) {
-		r.logg.Debug("dropping response to peer", "to", m.GetTo(), "type", m.GetType().String())
+		// A response for a peer (an append or vote acknowledgement) that
+		// could go only once the write was durable.
+		r.m.queue(r, m)
 		return
 	}
 	if err := r.rn.Step(m); err != nil {
@@ -566,14 +601,27 @@ func (r *Replica) deliver(m *pb.Message) {
 // publish replaces the read state; readers waiting on the old one wake.
 func (r *Replica) publish() {
 	v := r.log.View()
+	epoch := r.term.LeaderEpoch()
+	if !r.leader && r.lead >= 0 {
+		// A follower's term is its leader's.
+		epoch = model.Term(r.rn.BasicStatus().GetTerm()).LeaderEpoch()
+	}
 	st := &ReadState{
 		View:          v,
 		HighWatermark: r.hw,
 		LogStart:      v.StartOffset(),
 		LogEnd:        v.NextOffset(),
-		LeaderEpoch:   r.term.LeaderEpoch(),
+		LeaderEpoch:   epoch,
 		Leader:        r.leader && r.ready,
+		LeaderID:      r.lead,
 		changed:       make(chan struct{}),
+	}
+	if st.Leader {
+		st.LeaderID = r.cfg.Node
+		st.ISR = r.isr
+		if !r.multi() {
+			st.ISR = []model.NodeID{r.cfg.Node}
+		}
 	}
 	if r.start > st.LogStart {
 		st.LogStart = r.start
@@ -677,4 +725,31 @@ func (r *Replica) completeDups() {
 		n++
 	}
 	r.dups = r.dups[:n]
+}
+
+// offsetAfter is the Kafka offset that follows entry i: from the entries
+// remembered since they were staged when it is there (it may not be
+// written yet), else from its header in the log.
+func (r *Replica) offsetAfter(i model.Index) (model.Offset, error) {
+	for ; i > 0; i-- {
+		e := r.rs.recentEntry(uint64(i))
+		if e == nil {
+			break
+		}
+		if r.cfg.Kind == KindData && e.GetType() == pb.EntryNormal && len(e.Data) > 0 {
+			b, _, err := model.ParseBatch(e.Data)
+			if err != nil {
+				return 0, fmt.Errorf("partition %s: staged entry %d: %w", r.cfg.Key, i, err)
+			}
+			return b.BaseOffset() + model.Offset(b.LastOffsetDelta()) + 1, nil
+		}
+	}
+	if i == 0 || i < r.log.FirstIndex() {
+		return r.log.StartOffset(), nil
+	}
+	h, err := r.header(i)
+	if err != nil {
+		return 0, fmt.Errorf("partition %s: offset after entry %d: %w", r.cfg.Key, i, err)
+	}
+	return h.NextOffset(), nil
 }

@@ -266,3 +266,11 @@ func appendInternal(dst []byte, h storage.EntryHeader, typ byte, data []byte) []
 // raftID maps a node id to its Raft member id: Kafka broker ids start at
 // 0, and etcd raft reserves 0 for "none".
 func raftID(n model.NodeID) uint64 { return uint64(n) + 1 }
+
+// recentEntry returns the remembered entry with index i, or nil.
+func (s *raftStorage) recentEntry(i uint64) *pb.Entry {
+	if i < s.recentLo || i >= s.recentLo+uint64(len(s.recent)) {
+		return nil
+	}
+	return s.recent[i-s.recentLo]
+}

@@ -1,0 +1,272 @@
+package petrel_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"net"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/petrel-streaming/petrel"
+)
+
+// testCluster is an in-process cluster: n brokers, each with its own data
+// dir, Kafka and RPC listeners on loopback.
+type testCluster struct {
+	t       *testing.T
+	dirs    []string
+	rpc     []string
+	brokers []*petrel.Broker
+}
+
+// freeAddr finds a free loopback port below the ephemeral range (so a
+// listener on port 0 cannot take it before the node binds it).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	for range 100 {
+		addr := "127.0.0.1:" + strconv.Itoa(20000+rand.IntN(10000))
+		ln, err := net.Listen("tcp", addr)
+		if err == nil {
+			ln.Close()
+			return addr
+		}
+	}
+	t.Fatal("no free port in [20000, 30000)")
+	return ""
+}
+
+func startCluster(t *testing.T, n int) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, brokers: make([]*petrel.Broker, n)}
+	root := t.TempDir()
+	for i := range n {
+		c.dirs = append(c.dirs, filepath.Join(root, "node"+strconv.Itoa(i)))
+		c.rpc = append(c.rpc, freeAddr(t))
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.brokers[i], errs[i] = c.start(i)
+		}()
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, b := range c.brokers {
+			if b != nil {
+				_ = b.Close()
+			}
+		}
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+	}
+	return c
+}
+
+func (c *testCluster) start(i int) (*petrel.Broker, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	return petrel.Start(ctx, petrel.Config{DataDir: c.dirs[i], NodeID: int32(i), RPCAddr: c.rpc[i], Seeds: c.rpc,
+		Shards: 1, MemoryBytes: 256 << 20, JournalBytes: 16 << 20, GroupInitialRebalanceDelay: -1})
+}
+
+// stop closes node i; restart starts it again on its data dir.
+func (c *testCluster) stop(i int) {
+	c.t.Helper()
+	if err := c.brokers[i].Close(); err != nil {
+		c.t.Errorf("close node %d: %v", i, err)
+	}
+	c.brokers[i] = nil
+}
+
+func (c *testCluster) restart(i int) {
+	c.t.Helper()
+	b, err := c.start(i)
+	if err != nil {
+		c.t.Fatalf("restart node %d: %v", i, err)
+	}
+	c.brokers[i] = b
+}
+
+func (c *testCluster) addrs() []string {
+	var out []string
+	for _, b := range c.brokers {
+		if b != nil {
+			out = append(out, b.Addr())
+		}
+	}
+	return out
+}
+
+func (c *testCluster) client(opts ...kgo.Opt) *kgo.Client {
+	c.t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.addrs()...), kgo.RequiredAcks(kgo.AllISRAcks())}, opts...)...)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(cl.Close)
+	return cl
+}
+
+// produceN produces n records to topic, keys k<from>…, and fails on any
+// error; it returns the offsets by partition.
+func produceN(ctx context.Context, t *testing.T, cl *kgo.Client, topic string, from, n int) map[int32][]int64 {
+	t.Helper()
+	out := map[int32][]int64{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var firstErr error
+	for i := from; i < from+n; i++ {
+		wg.Add(1)
+		cl.Produce(ctx, &kgo.Record{Topic: topic, Key: []byte("k" + strconv.Itoa(i)), Value: []byte(strconv.Itoa(i))},
+			func(r *kgo.Record, err error) {
+				defer wg.Done()
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				out[r.Partition] = append(out[r.Partition], r.Offset)
+			})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		t.Fatalf("produce: %v", firstErr)
+	}
+	return out
+}
+
+// consumeAll reads topic from the start until it has n records.
+func consumeAll(ctx context.Context, t *testing.T, c *testCluster, topic string, n int) map[string]int {
+	t.Helper()
+	cl := c.client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	seen := map[string]int{}
+	for len(seen) < n {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("consumed %d of %d: %v", len(seen), n, ctx.Err())
+		}
+		fs.EachError(func(_ string, _ int32, err error) { t.Logf("fetch: %v", err) })
+		fs.EachRecord(func(r *kgo.Record) { seen[string(r.Value)]++ })
+	}
+	return seen
+}
+
+func TestClusterProduceConsume(t *testing.T) {
+	t0 := time.Now()
+	c := startCluster(t, 3)
+	t.Logf("cluster started in %v", time.Since(t0))
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cl := c.client()
+	adm := kadm.NewClient(cl)
+	res, err := adm.CreateTopics(ctx, 3, -1, nil, "replicated")
+	if err != nil || res["replicated"].Err != nil {
+		t.Fatalf("create: %v %v", err, res["replicated"].Err)
+	}
+	md, err := adm.Metadata(ctx, "replicated")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(md.Brokers) != 3 {
+		t.Fatalf("metadata lists %d brokers, want 3: %v", len(md.Brokers), md.Brokers)
+	}
+	for _, p := range md.Topics["replicated"].Partitions {
+		if len(p.Replicas) != 3 {
+			t.Errorf("partition %d has replicas %v, want 3 (default replication factor)", p.Partition, p.Replicas)
+		}
+	}
+	t.Logf("topic created at %v", time.Since(t0))
+	const n = 600
+	produceN(ctx, t, cl, "replicated", 0, n)
+	t.Logf("produced at %v", time.Since(t0))
+	seen := consumeAll(ctx, t, c, "replicated", n)
+	t.Logf("consumed at %v", time.Since(t0))
+	for i := range n {
+		if seen[strconv.Itoa(i)] != 1 {
+			t.Fatalf("record %d read %d times", i, seen[strconv.Itoa(i)])
+		}
+	}
+}
+
+// leaderOf asks the cluster who leads a partition.
+func leaderOf(ctx context.Context, t *testing.T, cl *kgo.Client, topic string, p int32) int32 {
+	t.Helper()
+	adm := kadm.NewClient(cl)
+	for ctx.Err() == nil {
+		md, err := adm.Metadata(ctx, topic)
+		if err == nil {
+			if pd, ok := md.Topics[topic].Partitions[p]; ok && pd.Leader >= 0 && pd.Err == nil {
+				return pd.Leader
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no leader for %s/%d: %v", topic, p, ctx.Err())
+	return -1
+}
+
+// TestClusterFailover stops the leader of a partition under an idempotent
+// producer: a new leader is elected, writes go on, and after the old
+// leader returns every acknowledged record is read back once, at the
+// offset it was acknowledged at.
+func TestClusterFailover(t *testing.T) {
+	c := startCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	cl := c.client(kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
+	adm := kadm.NewClient(cl)
+	if res, err := adm.CreateTopics(ctx, 1, 3, nil, "failover"); err != nil || res["failover"].Err != nil {
+		t.Fatalf("create: %v %v", err, res["failover"].Err)
+	}
+	acked := map[string]int64{}
+	produce := func(from, n int) {
+		for i := from; i < from+n; i++ {
+			r := &kgo.Record{Topic: "failover", Partition: 0, Value: []byte(strconv.Itoa(i))}
+			if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+				t.Fatalf("produce %d: %v", i, err)
+			}
+			acked[string(r.Value)] = r.Offset
+		}
+	}
+	produce(0, 100)
+	old := leaderOf(ctx, t, cl, "failover", 0)
+	t0 := time.Now()
+	c.stop(int(old))
+	produce(100, 100)
+	t.Logf("node %d stopped; 100 records acknowledged by the new leader %v later", old, time.Since(t0))
+	if now := leaderOf(ctx, t, cl, "failover", 0); now == old {
+		t.Fatalf("leader still node %d after it stopped", old)
+	}
+	c.restart(int(old))
+	produce(200, 100)
+
+	// Read everything back from the start: each record once, at its
+	// acknowledged offset.
+	rd := c.client(kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"failover": {0: kgo.NewOffset().AtStart()}}))
+	got := map[string]int64{}
+	for len(got) < len(acked) && ctx.Err() == nil {
+		rd.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			if prev, dup := got[string(r.Value)]; dup {
+				t.Errorf("record %s read twice (offsets %d, %d)", r.Value, prev, r.Offset)
+			}
+			got[string(r.Value)] = r.Offset
+		})
+	}
+	for v, off := range acked {
+		if g, ok := got[v]; !ok || g != off {
+			t.Errorf("record %s acknowledged at offset %d, read at %d (found %v)", v, off, g, ok)
+		}
+	}
+}

@@ -1,0 +1,320 @@
+package node
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	pb "go.etcd.io/raft/v3/raftpb"
+
+	"github.com/petrel-streaming/petrel/internal/cluster"
+	"github.com/petrel-streaming/petrel/internal/model"
+	"github.com/petrel-streaming/petrel/internal/partition"
+	"github.com/petrel-streaming/petrel/internal/rpc"
+	"github.com/petrel-streaming/petrel/internal/shard"
+)
+
+// A node started with seeds is a member of a cluster: it runs the rpc
+// transport, routes Raft messages between its shards and its peers, ticks
+// the groups that are not quiesced, and wakes the groups of a peer that
+// stops (or resumes) answering.
+//
+// Forming: the seeds are the founders. A founder with a fresh data dir
+// probes every seed address until all answer, recognises itself among
+// them (a seed answering with its own node id), and takes the founders'
+// node ids as the controller's voters; the cluster id is derived from the
+// founders (ids and addresses), so every founder computes the same one.
+// Both are recorded in node.json: a restart rejoins with them, and a data
+// dir of another cluster is refused by every peer's handshake.
+
+// clusterMode reports whether the node runs with peers.
+func (n *Node) clusterMode() bool { return len(n.meta.Voters) > 1 || len(n.cfg.Seeds) > 0 }
+
+// startTransport starts the rpc transport (cluster mode only).
+func (n *Node) startTransport() error {
+	t, err := rpc.New(rpc.Config{
+		NodeID: n.cfg.NodeID, ClusterID: n.meta.ClusterID, ListenAddr: n.cfg.RPCAddr,
+		Logger:     n.log.With("component", "rpc"),
+		RaftSink:   n.routeRaft,
+		OnLiveness: n.liveness,
+	})
+	if err != nil {
+		return fmt.Errorf("node: rpc: %w", err)
+	}
+	t.Start()
+	n.transport = t
+	for i, m := range n.shards {
+		send := raftSender(t)
+		m := m
+		if err := n.rt.InvokeOn(context.Background(), model.ShardID(i), func(*shard.Shard) {
+			m.SetPeers(partition.Peers{Send: send, Live: t.Live})
+		}); err != nil {
+			return err
+		}
+	}
+	n.stopTicks = make(chan struct{})
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); n.tick(n.stopTicks) }()
+	return nil
+}
+
+// raftSender returns a shard's sender: it runs on the shard only, so it
+// reuses one conversion buffer.
+func raftSender(t *rpc.Transport) partition.Sender {
+	var buf []rpc.RaftMessage
+	return func(to model.NodeID, msgs []partition.Outbound) {
+		buf = buf[:0]
+		for _, m := range msgs {
+			buf = append(buf, rpc.RaftMessage{Group: rpc.GroupID(m.Group), Msg: m.Msg})
+		}
+		_ = t.SendRaft(to, buf...) // lost messages are resent by raft
+		clear(buf)
+	}
+}
+
+// tick ticks every shard that has groups awake.
+func (n *Node) tick(stop <-chan struct{}) {
+	t := time.NewTicker(partition.TickInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		for i, m := range n.shards {
+			if m.Active() == 0 {
+				continue
+			}
+			m := m
+			_ = n.rt.Submit(model.ShardID(i), func(*shard.Shard) { m.Tick() })
+		}
+	}
+}
+
+// liveness wakes the groups with a member on a node that stopped or
+// resumed answering.
+func (n *Node) liveness(peer model.NodeID, up bool) {
+	n.log.Info("peer liveness", "node", peer, "up", up)
+	for i, m := range n.shards {
+		m := m
+		_ = n.rt.Submit(model.ShardID(i), func(*shard.Shard) { m.Wake(peer) })
+	}
+}
+
+// routeRaft hands messages from a peer to the shards owning their groups,
+// one shard message per shard.
+func (n *Node) routeRaft(from model.NodeID, msgs []rpc.RaftMessage) {
+	type batch struct {
+		keys []model.PartitionKey
+		msgs [][]*pb.Message
+	}
+	byShard := map[model.ShardID]*batch{}
+	for _, m := range msgs {
+		key, ok := n.groupKey(uint64(m.Group))
+		if !ok {
+			continue // not open here (yet): raft resends
+		}
+		s := n.shardOf(key)
+		b := byShard[s]
+		if b == nil {
+			b = &batch{}
+			byShard[s] = b
+		}
+		if i := len(b.keys) - 1; i >= 0 && b.keys[i] == key {
+			b.msgs[i] = append(b.msgs[i], m.Msg)
+		} else {
+			b.keys = append(b.keys, key)
+			b.msgs = append(b.msgs, []*pb.Message{m.Msg})
+		}
+	}
+	for s, b := range byShard {
+		m := n.shards[s]
+		if err := n.rt.Submit(s, func(*shard.Shard) {
+			for i, key := range b.keys {
+				m.Step(key, b.msgs[i])
+			}
+		}); err != nil {
+			n.log.Debug("raft messages dropped", "from", from, "shard", s, "err", err)
+		}
+	}
+}
+
+// groupKey maps a group id to its partition.
+func (n *Node) groupKey(g uint64) (model.PartitionKey, bool) {
+	if g == 0 {
+		return controllerKey, true
+	}
+	k, ok := n.groups2keys.Load(g)
+	if !ok {
+		return model.PartitionKey{}, false
+	}
+	return k.(model.PartitionKey), true
+}
+
+// groupOf is a partition's Raft group id: the topic's revision (the
+// controller index that created it, unique and never 0) and the partition.
+func groupOf(tp *cluster.Topic, p model.PartitionID) uint64 {
+	return uint64(tp.Revision)<<20 | uint64(p)
+}
+
+// maxGroupPartitions bounds a topic's partitions so group ids stay unique.
+const maxGroupPartitions = 1 << 20
+
+// setPeers tells the transport where the registered brokers listen.
+func (n *Node) setPeers(t *cluster.Tables) {
+	if n.transport == nil {
+		return
+	}
+	for _, b := range t.Brokers() {
+		if b.NodeID == n.cfg.NodeID || b.RPCAddr == "" {
+			continue
+		}
+		n.peerMu.Lock()
+		known := n.peerAddrs[b.NodeID] == b.RPCAddr
+		if !known {
+			n.peerAddrs[b.NodeID] = b.RPCAddr
+		}
+		n.peerMu.Unlock()
+		if !known {
+			if err := n.transport.SetPeer(b.NodeID, b.RPCAddr); err != nil {
+				n.log.Warn("peer address", "node", b.NodeID, "addr", b.RPCAddr, "err", err)
+			}
+		}
+	}
+}
+
+// form makes a fresh founder's identity: it probes every seed until all
+// answer, finds itself among them, and derives the controller's voters
+// and the cluster id. Joining a formed cluster as a new node is refused
+// for now (issue "cluster": learners), with a message that says so.
+func (n *Node) form(ctx context.Context) error {
+	seeds := slices.Clone(n.cfg.Seeds)
+	ids := make(map[string]rpc.Identity, len(seeds))
+	lastLog := time.Now()
+	var lastErr error
+	for len(ids) < len(seeds) {
+		for _, addr := range seeds {
+			if _, ok := ids[addr]; ok {
+				continue
+			}
+			id, err := rpc.Probe(ctx, addr, n.cfg.NodeID, 2*time.Second)
+			if err != nil {
+				lastErr = fmt.Errorf("seed %s: %w", addr, err)
+				continue
+			}
+			ids[addr] = id
+		}
+		if len(ids) == len(seeds) {
+			break
+		}
+		if time.Since(lastLog) > 5*time.Second {
+			n.log.Info("waiting for every seed to answer before forming the cluster",
+				"answered", len(ids), "seeds", len(seeds), "last_error", lastErr)
+			lastLog = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node: forming the cluster: %d of %d seeds answered (%v): %w", len(ids), len(seeds), lastErr, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	self := false
+	byID := map[model.NodeID]string{}
+	var founders []string
+	for _, addr := range seeds {
+		id := ids[addr]
+		if other, dup := byID[id.NodeID]; dup {
+			return fmt.Errorf("node: seeds %s and %s both have node id %d: give every node its own --node-id", other, addr, id.NodeID)
+		}
+		byID[id.NodeID] = addr
+		if id.NodeID == n.cfg.NodeID {
+			self = true
+		}
+		founders = append(founders, strconv.Itoa(int(id.NodeID))+"@"+addr)
+	}
+	if !self {
+		return fmt.Errorf("node: node %d is not one of the seeds %s: joining a formed cluster through a seed is not supported yet; list every node among the seeds", n.cfg.NodeID, strings.Join(seeds, ","))
+	}
+	slices.Sort(founders)
+	sum := sha256.Sum256([]byte(strings.Join(founders, ",")))
+	clusterID := base64.RawURLEncoding.EncodeToString(sum[:16])
+	for addr, id := range ids {
+		if id.ClusterID != "" && id.ClusterID != clusterID {
+			return fmt.Errorf("node: seed %s belongs to cluster %q, these seeds would form %q: fix --seeds", addr, id.ClusterID, clusterID)
+		}
+	}
+	n.meta.ClusterID = clusterID
+	n.meta.NodeID = n.cfg.NodeID
+	n.meta.Voters = slices.Sorted(func(yield func(model.NodeID) bool) {
+		for id := range byID {
+			if !yield(id) {
+				return
+			}
+		}
+	})
+	if err := n.transport.SetClusterID(clusterID); err != nil {
+		return err
+	}
+	for id, addr := range byID {
+		if id != n.cfg.NodeID {
+			if err := n.transport.SetPeer(id, addr); err != nil {
+				return fmt.Errorf("node: seed %s: %w", addr, err)
+			}
+			n.peerMu.Lock()
+			n.peerAddrs[id] = addr
+			n.peerMu.Unlock()
+		}
+	}
+	n.log.Info("formed cluster", "cluster_id", clusterID, "controller_voters", n.meta.Voters)
+	return n.writeMeta()
+}
+
+// rpcAdvertised is the RPC address registered for peers: the configured
+// one, with the advertised Kafka host when it binds every interface.
+func (n *Node) rpcAdvertised() string {
+	host, _ := n.Advertised()
+	rpcAddr := n.cfg.RPCAddr
+	if h, p, err := net.SplitHostPort(rpcAddr); err != nil || h == "" || h == "0.0.0.0" || h == "::" {
+		if p == "" {
+			p = "33145"
+		}
+		rpcAddr = net.JoinHostPort(host, p)
+	}
+	return rpcAddr
+}
+
+// peerState is the node's record of its peers' addresses.
+type peerState struct {
+	peerMu    sync.Mutex
+	peerAddrs map[model.NodeID]string
+}
+
+// waitFounders waits until every founder has registered, so that the
+// node's first topics (__consumer_offsets) are placed on all of them.
+func (n *Node) waitFounders(ctx context.Context) error {
+	for {
+		t := n.Tables()
+		missing := 0
+		for _, id := range n.meta.Voters {
+			if _, ok := t.Broker(id); !ok {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node: waiting for %d founders to register: %w", missing, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
