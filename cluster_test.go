@@ -2,8 +2,13 @@ package petrel_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
+	"slices"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -77,7 +82,7 @@ func startCluster(t *testing.T, n int) *testCluster {
 func (c *testCluster) start(i int) (*petrel.Broker, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	return petrel.Start(ctx, petrel.Config{DataDir: c.dirs[i], NodeID: int32(i), RPCAddr: c.rpc[i], Seeds: c.rpc,
+	return petrel.Start(ctx, petrel.Config{DataDir: c.dirs[i], NodeID: int32(i), RPCAddr: c.rpc[i], Seeds: c.rpc, AdminAddr: "127.0.0.1:0",
 		Shards: 1, MemoryBytes: 256 << 20, JournalBytes: 16 << 20, GroupInitialRebalanceDelay: -1})
 }
 
@@ -225,7 +230,9 @@ func TestClusterFailover(t *testing.T) {
 	c := startCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	cl := c.client(kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
+	// A short metadata min age: the figure is the broker's failover, not
+	// franz-go's 5 s default between metadata refreshes.
+	cl := c.client(kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0), kgo.MetadataMinAge(100*time.Millisecond))
 	adm := kadm.NewClient(cl)
 	if res, err := adm.CreateTopics(ctx, 1, 3, nil, "failover"); err != nil || res["failover"].Err != nil {
 		t.Fatalf("create: %v %v", err, res["failover"].Err)
@@ -244,8 +251,9 @@ func TestClusterFailover(t *testing.T) {
 	old := leaderOf(ctx, t, cl, "failover", 0)
 	t0 := time.Now()
 	c.stop(int(old))
+	stopped := time.Since(t0)
 	produce(100, 100)
-	t.Logf("node %d stopped; 100 records acknowledged by the new leader %v later", old, time.Since(t0))
+	t.Logf("node %d stopped in %v; 100 records acknowledged by the new leader %v later", old, stopped, time.Since(t0)-stopped)
 	if now := leaderOf(ctx, t, cl, "failover", 0); now == old {
 		t.Fatalf("leader still node %d after it stopped", old)
 	}
@@ -268,5 +276,64 @@ func TestClusterFailover(t *testing.T) {
 		if g, ok := got[v]; !ok || g != off {
 			t.Errorf("record %s acknowledged at offset %d, read at %d (found %v)", v, off, g, ok)
 		}
+	}
+	c.sameReplicas(ctx, "failover", 0)
+}
+
+// sameReplicas waits until every replica of a partition has the same high
+// watermark, then checks their logs are identical below it.
+func (c *testCluster) sameReplicas(ctx context.Context, topic string, p int) {
+	c.t.Helper()
+	type digest struct {
+		HighWatermark int64  `json:"high_watermark"`
+		CRC32C        uint32 `json:"crc32c"`
+		Batches       int    `json:"batches"`
+	}
+	get := func(b *petrel.Broker, upto int64) (digest, error) {
+		url := fmt.Sprintf("http://%s/v1/debug/partitions/kafka/%s/%d/digest", b.AdminAddr(), topic, p)
+		if upto >= 0 {
+			url += fmt.Sprintf("?upto=%d", upto)
+		}
+		resp, err := http.Get(url)
+		if err != nil {
+			return digest{}, err
+		}
+		defer resp.Body.Close()
+		var d digest
+		if resp.StatusCode != http.StatusOK {
+			body, _ := io.ReadAll(resp.Body)
+			return d, fmt.Errorf("%s: %s", resp.Status, body)
+		}
+		return d, json.NewDecoder(resp.Body).Decode(&d)
+	}
+	for {
+		var hws []int64
+		for _, b := range c.brokers {
+			d, err := get(b, -1)
+			if err != nil {
+				c.t.Fatalf("digest: %v", err)
+			}
+			hws = append(hws, d.HighWatermark)
+		}
+		if slices.Min(hws) == slices.Max(hws) {
+			var ds []digest
+			for _, b := range c.brokers {
+				d, err := get(b, hws[0])
+				if err != nil {
+					c.t.Fatalf("digest: %v", err)
+				}
+				ds = append(ds, d)
+			}
+			for i, d := range ds {
+				if d != ds[0] || d.Batches == 0 {
+					c.t.Fatalf("replica %d of %s/%d differs from replica 0 (or is empty): %+v vs %+v", i, topic, p, d, ds[0])
+				}
+			}
+			return
+		}
+		if ctx.Err() != nil {
+			c.t.Fatalf("replicas' high watermarks never met: %v", hws)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -70,18 +70,29 @@ func (n *Node) adminHandler() http.Handler {
 		writeJSON(w, http.StatusOK, n.PartitionsSnapshot())
 	})
 	mux.HandleFunc("GET /v1/partitions/{ns}/{topic}/{partition}", func(w http.ResponseWriter, r *http.Request) {
-		what := r.PathValue("ns") + "/" + r.PathValue("topic") + "/" + r.PathValue("partition")
-		p, err := strconv.ParseInt(r.PathValue("partition"), 10, 32)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "partition "+strconv.Quote(r.PathValue("partition"))+" is not a number")
+		p, what, ok := partitionPath(w, r)
+		if !ok {
 			return
 		}
-		if r.PathValue("ns") != kafkaNamespace {
-			writeError(w, http.StatusNotFound, "partition "+what+" not found: only the "+kafkaNamespace+" namespace exists")
-			return
-		}
-		d, err := n.PartitionSnapshot(r.PathValue("topic"), model.PartitionID(p))
+		d, err := n.PartitionSnapshot(r.PathValue("topic"), p)
 		writeResult(w, d, err, "partition "+what)
+	})
+	mux.HandleFunc("GET /v1/debug/partitions/{ns}/{topic}/{partition}/digest", func(w http.ResponseWriter, r *http.Request) {
+		p, what, ok := partitionPath(w, r)
+		if !ok {
+			return
+		}
+		upto := int64(-1)
+		if q := r.URL.Query().Get("upto"); q != "" {
+			v, err := strconv.ParseInt(q, 10, 64)
+			if err != nil || v < 0 {
+				writeError(w, http.StatusBadRequest, "upto "+strconv.Quote(q)+" is not an offset")
+				return
+			}
+			upto = v
+		}
+		d, err := n.ReplicaDigest(r.PathValue("topic"), p, model.Offset(upto))
+		writeResult(w, d, err, "replica of partition "+what)
 	})
 	mux.HandleFunc("GET /v1/node_config", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, n.NodeConfigSnapshot())
@@ -158,4 +169,20 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// partitionPath parses {ns}/{topic}/{partition}; on a bad path it answers
+// the error itself and reports false.
+func partitionPath(w http.ResponseWriter, r *http.Request) (model.PartitionID, string, bool) {
+	what := r.PathValue("ns") + "/" + r.PathValue("topic") + "/" + r.PathValue("partition")
+	p, err := strconv.ParseInt(r.PathValue("partition"), 10, 32)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "partition "+strconv.Quote(r.PathValue("partition"))+" is not a number")
+		return 0, what, false
+	}
+	if r.PathValue("ns") != kafkaNamespace {
+		writeError(w, http.StatusNotFound, "partition "+what+" not found: only the "+kafkaNamespace+" namespace exists")
+		return 0, what, false
+	}
+	return model.PartitionID(p), what, true
 }

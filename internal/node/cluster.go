@@ -318,3 +318,37 @@ func (n *Node) waitFounders(ctx context.Context) error {
 		}
 	}
 }
+
+// transferTimeout bounds how long a clean shutdown waits for its groups'
+// leadership to move to peers.
+const transferTimeout = 5 * time.Second
+
+// transferLeaders moves the leadership of every group led here to a peer
+// before the node stops (cluster mode), so producers see a new leader at
+// once instead of after an election timeout; it gives up at
+// transferTimeout (the peers may be down too) or when ctx ends.
+func (n *Node) transferLeaders(ctx context.Context) {
+	if n.transport == nil || n.rt == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, transferTimeout)
+	defer cancel()
+	for {
+		leading := 0
+		for i, m := range n.shards {
+			m := m
+			if err := n.rt.InvokeOn(ctx, model.ShardID(i), func(*shard.Shard) { leading += m.TransferLeaders() }); err != nil {
+				return
+			}
+		}
+		if leading == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			n.log.Warn("stopping while still leading groups: their leadership did not move to a peer", "groups", leading)
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

@@ -417,6 +417,7 @@ func (n *Node) Close(ctx context.Context) error {
 		return nil
 	}
 	n.ready.Store(false)
+	n.transferLeaders(ctx)
 	if n.stopRetain != nil {
 		close(n.stopRetain)
 	}

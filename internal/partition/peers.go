@@ -261,3 +261,37 @@ func (r *Replica) leaderID() model.NodeID {
 
 // nodeID maps a Raft member id back to its node id (raftID's inverse).
 func nodeID(id uint64) model.NodeID { return model.NodeID(id - 1) }
+
+// TransferLeaders hands the leadership of every group this shard leads
+// with peers to its most caught-up live follower (a graceful shutdown, so
+// clients see a new leader at once rather than after an election
+// timeout). It returns how many groups this shard still leads.
+func (m *Manager) TransferLeaders() int {
+	leading := 0
+	for _, r := range m.replicas {
+		if r.removed || !r.leader || !r.multi() {
+			continue
+		}
+		leading++
+		st := r.rn.Status()
+		if st.LeadTransferee != raft.None {
+			continue // under way
+		}
+		var best uint64
+		var bestMatch uint64
+		for id, pr := range st.Progress {
+			if id == st.ID || pr.IsLearner || !m.peers.Live(nodeID(id)) {
+				continue
+			}
+			if best == 0 || pr.Match > bestMatch {
+				best, bestMatch = id, pr.Match
+			}
+		}
+		if best != 0 {
+			r.wake()
+			r.rn.TransferLeader(best)
+			r.markDirty()
+		}
+	}
+	return leading
+}
