@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 )
 
 // BuildOptions say what Build compiles.
@@ -76,4 +77,52 @@ func RaceBuild() bool {
 		}
 	}
 	return false
+}
+
+// TestBinary is the broker a test binary runs, built at most once (from
+// the module above the working directory, with -race when the test runs
+// under it) and shared by its tests. Keep one in a package variable and
+// Remove it in TestMain after m.Run:
+//
+//	var broker cluster.TestBinary
+//
+//	func TestMain(m *testing.M) {
+//		code := m.Run()
+//		broker.Remove()
+//		os.Exit(code)
+//	}
+//
+//	bin, err := broker.Path(ctx)
+type TestBinary struct {
+	Tags []string // build tags, e.g. failpoints
+
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+// Path builds the binary on the first call (ctx bounds that build) and
+// returns it, or the build's error, on every call.
+func (b *TestBinary) Path(ctx context.Context) (string, error) {
+	b.once.Do(func() {
+		root, err := ModuleRoot(".")
+		if err != nil {
+			b.err = err
+			return
+		}
+		if b.dir, err = os.MkdirTemp("", "petrel-test-binary-"); err != nil {
+			b.err = err
+			return
+		}
+		b.path, b.err = Build(ctx, BuildOptions{ModuleDir: root, Out: filepath.Join(b.dir, "petrel"), Race: RaceBuild(), Tags: b.Tags})
+	})
+	return b.path, b.err
+}
+
+// Remove deletes the built binary, if any.
+func (b *TestBinary) Remove() {
+	if b.dir != "" {
+		_ = os.RemoveAll(b.dir)
+	}
 }

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,8 +20,6 @@ import (
 
 // Errors with identity.
 var (
-	// ErrNoCluster: more than one node asked for before Petrel has a cluster.
-	ErrNoCluster = errors.New("cluster: more than one node needs the cluster issue (not built yet)")
 	// ErrNotRunning: the node has no process (never started, or stopped).
 	ErrNotRunning = errors.New("cluster: node not running")
 	// ErrRunning: Start on a node whose process still runs.
@@ -41,12 +41,17 @@ var BadLogPatterns = []string{"panic:", "fatal error:", "DATA RACE"}
 type Config struct {
 	Binary string // the petrel binary
 	Dir    string // run directory: node-<i>/data, node-<i>/petrel.log
-	Nodes  int    // 1 until the cluster issue (default 1)
+	// Nodes: 1 (the default) runs a single-node cluster without --seeds;
+	// more form one cluster, every node started with --seeds listing every
+	// node's RPC address.
+	Nodes int
 	// DataDirs, if set, overrides node i's data directory (the crash test
 	// keeps its own).
 	DataDirs []string
 	Shards   int   // --shards (default 2)
 	Memory   int64 // --memory bytes (default 512 MiB)
+	// JournalBytes is --journal-bytes (0: not passed, the broker's default).
+	JournalBytes int64
 	// Env is added to every start's environment, e.g. PETRELFP_<NAME>=spec
 	// to arm failpoints of a broker built with -tags failpoints.
 	Env []string
@@ -60,9 +65,6 @@ type Config struct {
 func (c *Config) setDefaults() error {
 	if c.Nodes == 0 {
 		c.Nodes = 1
-	}
-	if c.Nodes > 1 {
-		return fmt.Errorf("%d nodes: %w", c.Nodes, ErrNoCluster)
 	}
 	if c.Binary == "" || c.Dir == "" {
 		return errors.New("cluster: Config.Binary and Config.Dir are required")
@@ -109,6 +111,10 @@ func New(cfg Config) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{cfg: cfg}
+	addrs, err := freeAddrs(3 * cfg.Nodes)
+	if err != nil {
+		return nil, err
+	}
 	for i := range cfg.Nodes {
 		dir := filepath.Join(cfg.Dir, fmt.Sprintf("node-%d", i))
 		n := &Node{ID: i, c: c, Dir: dir, DataDir: filepath.Join(dir, "data"), LogPath: filepath.Join(dir, "petrel.log")}
@@ -118,15 +124,7 @@ func New(cfg Config) (*Cluster, error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
 		}
-		var err error
-		if n.KafkaAddr, err = FreeAddr(); err == nil {
-			if n.AdminAddr, err = FreeAddr(); err == nil {
-				n.RPCAddr, err = FreeAddr()
-			}
-		}
-		if err != nil {
-			return nil, err
-		}
+		n.KafkaAddr, n.AdminAddr, n.RPCAddr = addrs[3*i], addrs[3*i+1], addrs[3*i+2]
 		c.nodes = append(c.nodes, n)
 	}
 	return c, nil
@@ -137,6 +135,16 @@ func (c *Cluster) Nodes() []*Node { return c.nodes }
 
 // Node is node i.
 func (c *Cluster) Node(i int) *Node { return c.nodes[i] }
+
+// rpcSeeds is the --seeds of a multi-node cluster: every node's RPC
+// address.
+func (c *Cluster) rpcSeeds() string {
+	out := make([]string, len(c.nodes))
+	for i, n := range c.nodes {
+		out[i] = n.RPCAddr
+	}
+	return strings.Join(out, ",")
+}
 
 // Seeds is every node's Kafka address.
 func (c *Cluster) Seeds() []string {
@@ -258,23 +266,69 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// FreeAddr returns a 127.0.0.1 address whose port was free a moment ago.
+// Ports are picked below the kernel's usual ephemeral range (32768 and
+// up), so an outgoing connection cannot take a stopped node's port before
+// it restarts.
+const (
+	portLow  = 20000
+	portHigh = 32768
+)
+
+// FreeAddr returns a 127.0.0.1 address whose port, below the ephemeral
+// range, was free a moment ago.
 func FreeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := freeAddrs(1)
 	if err != nil {
 		return "", err
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return a[0], nil
 }
 
-// Start starts every stopped node and waits until each is ready.
-func (c *Cluster) Start(ctx context.Context) error {
-	for _, n := range c.nodes {
-		if n.Running() {
+// freeAddrs returns n distinct free addresses (see FreeAddr).
+func freeAddrs(n int) ([]string, error) {
+	out := make([]string, 0, n)
+	seen := map[int]bool{}
+	for try := 0; len(out) < n; try++ {
+		if try == 100*n {
+			return nil, fmt.Errorf("cluster: no %d free ports in [%d, %d)", n, portLow, portHigh)
+		}
+		port := portLow + rand.IntN(portHigh-portLow)
+		if seen[port] {
 			continue
 		}
-		if err := n.Start(ctx); err != nil {
+		seen[port] = true
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		out = append(out, addr)
+	}
+	return out, nil
+}
+
+// Start starts every stopped node, then waits until each is ready: the
+// nodes of a new multi-node cluster become ready only once every seed
+// answers, so all processes must run before any wait.
+func (c *Cluster) Start(ctx context.Context) error {
+	type started struct {
+		n *Node
+		p *proc
+	}
+	var waits []started
+	for _, n := range c.nodes {
+		p, err := n.launch()
+		if errors.Is(err, ErrRunning) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		waits = append(waits, started{n, p})
+	}
+	for _, w := range waits {
+		if err := w.n.waitReady(ctx, w.p); err != nil {
 			return err
 		}
 	}

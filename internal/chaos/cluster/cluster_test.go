@@ -5,9 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -15,42 +14,24 @@ import (
 	"github.com/petrel-streaming/petrel/internal/chaos/cluster"
 )
 
-var (
-	buildOnce sync.Once
-	bin       string
-	buildErr  error
-)
+var broker cluster.TestBinary
 
 // petrelBinary builds ./cmd/petrel once per test binary (with -race when
 // the test runs under it).
 func petrelBinary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		root, err := cluster.ModuleRoot(".")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "petrel-cluster-test-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		bin, buildErr = cluster.Build(ctx, cluster.BuildOptions{ModuleDir: root, Out: filepath.Join(dir, "petrel"), Race: cluster.RaceBuild()})
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	bin, err := broker.Path(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bin != "" {
-		os.RemoveAll(filepath.Dir(bin))
-	}
+	broker.Remove()
 	os.Exit(code)
 }
 
@@ -91,6 +72,9 @@ func TestLifecycle(t *testing.T) {
 	}
 	if err := n.WaitReady(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if args := cmdline(t, n.Pid()); slices.Contains(args, "--seeds") {
+		t.Fatalf("a one-node cluster started with --seeds: %q", args)
 	}
 	kafka := n.KafkaAddr
 	if err := n.Kill(); err != nil {
@@ -174,13 +158,6 @@ func TestProblems(t *testing.T) {
 	}
 	if got := c.Problems(1); len(got) != 1 {
 		t.Fatalf("Problems(1) gave %d", len(got))
-	}
-}
-
-func TestNoCluster(t *testing.T) {
-	_, err := cluster.New(cluster.Config{Binary: "x", Dir: t.TempDir(), Nodes: 3})
-	if !errors.Is(err, cluster.ErrNoCluster) {
-		t.Fatalf("3 nodes: %v, want ErrNoCluster", err)
 	}
 }
 

@@ -5,12 +5,13 @@
 // # Usage
 //
 //	bin, err := cluster.Build(ctx, cluster.BuildOptions{ModuleDir: root, Out: dir + "/petrel"})
-//	c, err := cluster.New(cluster.Config{Binary: bin, Dir: runDir, Nodes: 1, Logger: log})
+//	c, err := cluster.New(cluster.Config{Binary: bin, Dir: runDir, Nodes: 3, Logger: log})
 //	defer c.Close()                      // SIGKILL, by PID, whatever still runs
-//	err = c.Start(ctx)                   // every node, then wait for /v1/status/ready
+//	err = c.Start(ctx)                   // start every node, then wait for each /v1/status/ready
 //	n := c.Node(0)
 //	err = n.Kill()                       // SIGKILL, wait for the exit
-//	err = n.Restart(ctx)                 // same data dir, same ports, wait ready
+//	err = n.Start(ctx)                   // same data dir, same ports and flags: rejoins; wait ready
+//	d, err := n.ReplicaDigest(ctx, "t", 0, upto) // CRC-32C of its replica's batches below upto
 //	took, err := n.Terminate()           // SIGTERM; > 30 s or exit status ≠ 0 is an error
 //	n.Pause(); n.Resume()                // SIGSTOP / SIGCONT
 //	probs := c.Problems()                // unexpected exits, panic / fatal error / DATA RACE in logs
@@ -46,7 +47,21 @@
 //	node-0/petrel.log   stdout+stderr of every start of node 0
 //	node-1/...
 //
-// Today Petrel runs as one node: Config.Nodes > 1 is refused with
-// ErrNoCluster until the cluster issue adds the peer flags (Node.args is the
-// one place that will change).
+// # One node or a cluster
+//
+// Config.Nodes = 1 (the default) runs one node without --seeds: a
+// single-node cluster, as every chaos run before the cluster issue did.
+// With Nodes > 1 every node is started with the same flags at every start:
+//
+//	petrel serve --node-id i --data-dir node-i/data --kafka-addr K_i
+//	    --admin-addr A_i --rpc-addr R_i --seeds R_0,R_1,…,R_n-1
+//
+// A new cluster forms only once every seed answers, so Cluster.Start
+// starts every process before it waits for any to be ready; afterwards a
+// single node restarts alone (Node.Start) and rejoins from its data dir.
+// Ports are picked below the ephemeral range (20000–32767) so that no
+// outgoing connection takes a stopped node's port.
+//
+// Test binaries share one build of the broker through TestBinary (see its
+// example).
 package cluster

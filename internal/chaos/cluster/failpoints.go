@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
-	"time"
 )
 
 // ErrNoFailpoints: the node's binary was built without -tags failpoints
@@ -29,26 +26,11 @@ func (n *Node) CheckFailpoints(ctx context.Context) error {
 }
 
 func (n *Node) failpointCall(ctx context.Context, method, path, body string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+n.AdminAddr+path, strings.NewReader(body))
-	if err != nil {
-		return "", err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("node %d: %s %s: %w", n.ID, method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	switch {
-	case resp.StatusCode == http.StatusOK:
-		return string(b), nil
-	case resp.StatusCode == http.StatusNotFound && path == "/v1/failpoints":
+	b, status, err := n.adminCall(ctx, method, path, body)
+	if status == http.StatusNotFound && path == "/v1/failpoints" {
 		return "", fmt.Errorf("node %d: %w", n.ID, ErrNoFailpoints)
-	default:
-		return "", fmt.Errorf("node %d: %s %s: %s: %s", n.ID, method, path, resp.Status, strings.TrimSpace(string(b)))
 	}
+	return string(b), err
 }
 
 // ExpectExit marks the running process's coming exit as caused by the

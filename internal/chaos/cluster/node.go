@@ -47,12 +47,21 @@ func (p *proc) done() bool {
 	}
 }
 
-// args is the command line of a start. The cluster issue adds the peers here.
+// args is the command line of a start: the same at every start of the
+// node (a restart rejoins with the flags it formed with).
 func (n *Node) args() []string {
-	return []string{"serve", "--data-dir", n.DataDir, "--kafka-addr", n.KafkaAddr,
+	cfg := &n.c.cfg
+	args := []string{"serve", "--data-dir", n.DataDir, "--kafka-addr", n.KafkaAddr,
 		"--admin-addr", n.AdminAddr, "--rpc-addr", n.RPCAddr, "--node-id", strconv.Itoa(n.ID),
-		"--shards", strconv.Itoa(n.c.cfg.Shards), "--memory", strconv.FormatInt(n.c.cfg.Memory, 10),
+		"--shards", strconv.Itoa(cfg.Shards), "--memory", strconv.FormatInt(cfg.Memory, 10),
 		"--log-level", "info"}
+	if cfg.JournalBytes > 0 {
+		args = append(args, "--journal-bytes", strconv.FormatInt(cfg.JournalBytes, 10))
+	}
+	if len(n.c.nodes) > 1 {
+		args = append(args, "--seeds", n.c.rpcSeeds())
+	}
+	return args
 }
 
 // Pid is the running process's PID, 0 when stopped.
@@ -83,19 +92,36 @@ func (n *Node) Running() bool { return n.Pid() != 0 }
 
 // Start starts the process and waits until it is ready (ctx and
 // Config.ReadyTimeout bound the wait). A process that dies before it is
-// ready is an error carrying its log tail.
+// ready is an error carrying its log tail. A node of a multi-node cluster
+// restarts alone, but the first start of a new cluster must start every
+// node before waiting: use Cluster.Start.
 func (n *Node) Start(ctx context.Context) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	p, err := n.launchLocked()
+	if err != nil {
+		return err
+	}
+	return n.waitReady(ctx, p)
+}
+
+// launch starts the process without waiting for it to be ready.
+func (n *Node) launch() (*proc, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.launchLocked()
+}
+
+func (n *Node) launchLocked() (*proc, error) {
 	if n.proc != nil && !n.proc.done() {
-		return fmt.Errorf("node %d: %w", n.ID, ErrRunning)
+		return nil, fmt.Errorf("node %d: %w", n.ID, ErrRunning)
 	}
 	if err := os.MkdirAll(n.DataDir, 0o755); err != nil {
-		return err
+		return nil, err
 	}
 	logFile, err := os.OpenFile(n.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	n.starts++
 	fmt.Fprintf(logFile, "=== chaos: start %d of node %d at %s ===\n", n.starts, n.ID, time.Now().Format(time.RFC3339Nano))
@@ -106,7 +132,7 @@ func (n *Node) Start(ctx context.Context) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
-		return fmt.Errorf("node %d: %w", n.ID, err)
+		return nil, fmt.Errorf("node %d: %w", n.ID, err)
 	}
 	p := &proc{cmd: cmd, start: n.starts, exited: make(chan struct{})}
 	n.proc, n.paused = p, false
@@ -121,7 +147,7 @@ func (n *Node) Start(ctx context.Context) error {
 		close(p.exited)
 	}()
 	n.c.cfg.Logger.Info("node started", "node", n.ID, "pid", cmd.Process.Pid, "start", n.starts, "kafka", n.KafkaAddr)
-	return n.waitReady(ctx, p)
+	return p, nil
 }
 
 // WaitReady polls /v1/status/ready until it answers 200.
