@@ -149,6 +149,11 @@ func (s *Service) Close(ctx context.Context) error {
 	}
 }
 
+// Done is closed once the Service has stopped: after Close, or on its own
+// when an append failed (Do then answers ErrLogFailed). Its owner watches
+// it to rebuild the coordinator from the log.
+func (s *Service) Done() <-chan struct{} { return s.done }
+
 func (s *Service) run() {
 	waiting := map[RequestID]chan result{}
 	var nextID RequestID

@@ -307,6 +307,11 @@ func TestServiceLogFailure(t *testing.T) {
 	if _, err := s.Do(ctxT(t), Client{}, kmsg.NewPtrListGroupsRequest()); !errors.Is(err, ErrLogFailed) {
 		t.Fatalf("after failure: %v, want ErrLogFailed", err)
 	}
+	select { // the Service stopped on its own
+	case <-s.Done():
+	case <-ctxT(t).Done():
+		t.Fatal("Done not closed after a failed append")
+	}
 }
 
 // TestServiceClose: Close answers parked requests with ErrClosed and

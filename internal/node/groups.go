@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,24 +29,60 @@ const offsetsTopic = "__consumer_offsets"
 // nothing, but one node needs fewer).
 const offsetsPartitions = 16
 
-// errNoCoordinator: the coordinators are not loaded (yet, or any more).
-var errNoCoordinator = errors.New("node: group coordinator not available")
-
-// groups hosts one group.Service per partition of __consumer_offsets,
-// each persisting its records as ordinary batches of its partition.
+// groups hosts the group coordinators of __consumer_offsets, as Kafka
+// does: the coordinator of a partition (a group.Service, persisting its
+// records as ordinary batches of that partition) runs on this node only
+// while this node's replica is the partition's serving leader. It is
+// loaded when leadership arrives (a new Service replays the partition's
+// committed records, then starts) and unloaded when it leaves (the
+// Service closes: its parked requests answer NOT_COORDINATOR, and the
+// client looks the coordinator up again). One goroutine per partition
+// watches the replica's published ReadState and does both; an idle node
+// waits on ReadState.Changed and runs no timer.
+//
+// On one node every replica leads: every coordinator loads at start-up,
+// and start-up fails if one does not.
 type groups struct {
-	n        *Node
-	topic    *cluster.Topic
-	services []*group.Service
-	loaded   atomic.Bool
+	n      *Node
+	cfg    group.Config
+	slots  []*coordinator
+	loaded atomic.Bool // slots is set and final
+	stop   chan struct{}
+	wg     sync.WaitGroup
 }
 
-func newGroups(n *Node) *groups { return &groups{n: n} }
+// coordinator is one partition's place for its Service. svc is read by
+// any goroutine (Do) and written only by the partition's watcher (and by
+// start and close, before and after the watchers run), so a request sees
+// either nothing or a Service that was loaded and started; one that
+// closes under it answers ErrClosed, which Do turns into NOT_COORDINATOR.
+// The other fields belong to the watcher.
+type coordinator struct {
+	id  model.PartitionID
+	key model.PartitionKey
+	svc atomic.Pointer[group.Service]
+
+	epoch     int32     // leader epoch svc was loaded in
+	failures  int       // consecutive failed loads or failed Services in failEpoch
+	failEpoch int32     // leader epoch of the last failure
+	notBefore time.Time // no new load before, after a failure
+}
+
+// Bounds of a coordinator's life: how long closing waits for a pending
+// append before aborting it, and the back-off between attempts to load
+// a partition whose load or Service failed (doubling from the first).
+const (
+	coordinatorCloseTimeout = 5 * time.Second
+	coordinatorRetryFirst   = 100 * time.Millisecond
+	coordinatorRetryMax     = 10 * time.Second
+)
+
+func newGroups(n *Node) *groups { return &groups{n: n, stop: make(chan struct{})} }
 
 func (g *groups) register(reg *kafka.Registry) error { return kafka.RegisterGroups(reg, g.n, g) }
 
-// start creates __consumer_offsets if needed, replays each partition into
-// its coordinator and starts them.
+// start creates __consumer_offsets if needed, loads the coordinators of
+// the partitions this node leads, and starts one watcher per partition.
 func (g *groups) start(ctx context.Context) error {
 	n := g.n
 	if err := n.waitFounders(ctx); err != nil {
@@ -68,38 +105,206 @@ func (g *groups) start(ctx context.Context) error {
 	if err := n.waitServing(ctx, tp.ID); err != nil {
 		return err
 	}
-	g.topic = tp
-	cfg := group.DefaultConfig()
+	g.cfg = group.DefaultConfig()
 	switch d := n.cfg.GroupInitialRebalanceDelay; {
 	case d < 0:
-		cfg.InitialRebalanceDelay = 0
+		g.cfg.InitialRebalanceDelay = 0
 	case d > 0:
-		cfg.InitialRebalanceDelay = d
+		g.cfg.InitialRebalanceDelay = d
 	}
+	g.slots = make([]*coordinator, 0, len(tp.Partitions))
 	for _, p := range tp.Partitions {
-		key := model.PartitionKey{Topic: tp.ID, Partition: p.ID}
-		svc, err := group.NewService(cfg, offsetsLog{n: n, key: key}, n.log.With("coordinator", int32(p.ID)), time.Now)
-		if err != nil {
+		g.slots = append(g.slots, &coordinator{id: p.ID, key: model.PartitionKey{Topic: tp.ID, Partition: p.ID}})
+	}
+	for _, c := range g.slots {
+		if err := g.loadAtStart(ctx, c); err != nil {
+			g.unloadAll(ctx)
 			return err
 		}
-		if err := svc.Load(g.replay(key)); err != nil {
-			return fmt.Errorf("node: load groups of partition %d: %w", p.ID, err)
-		}
-		svc.Start()
-		g.services = append(g.services, svc)
 	}
 	g.loaded.Store(true)
+	for _, c := range g.slots {
+		g.wg.Add(1)
+		go g.watch(c)
+	}
 	return nil
 }
 
-// replay yields the committed records of an offsets partition.
-func (g *groups) replay(key model.PartitionKey) iter.Seq2[group.Record, error] {
-	return func(yield func(group.Record, error) bool) {
-		rs := g.n.ReadState(key)
-		if rs == nil {
-			yield(group.Record{}, fmt.Errorf("partition %s not open", key))
-			return
+// loadAtStart loads c if this node leads its partition, waiting for a
+// leader this node serves as to catch up; it returns at once when the
+// partition is led elsewhere or (in a cluster) not hosted here.
+func (g *groups) loadAtStart(ctx context.Context, c *coordinator) error {
+	n := g.n
+	for {
+		rs := n.ReadState(c.key)
+		switch {
+		case rs == nil && n.transport != nil:
+			return nil // hosted elsewhere
+		case rs == nil:
+			return fmt.Errorf("node: load groups of partition %d: partition not open", c.id)
+		case rs.Leader && rs.HighWatermark >= rs.LogEnd:
+			if err := g.load(c, rs); err != nil {
+				return fmt.Errorf("node: load groups of partition %d: %w", c.id, err)
+			}
+			return nil
+		case !rs.Leader && rs.LeaderID >= 0 && rs.LeaderID != n.cfg.NodeID:
+			return nil // the watcher loads it if leadership comes here
 		}
+		select {
+		case <-rs.Changed():
+		case <-ctx.Done():
+			return fmt.Errorf("node: load groups of partition %d: %w", c.id, ctx.Err())
+		}
+	}
+}
+
+// watch keeps c's Service in line with the partition's leadership until
+// the groups close: it wakes when the replica publishes a new state, when
+// the Service stops on its own (a failed append), when the reconciler
+// opens replicas (while the partition is not open here), or when a
+// back-off after a failure ends.
+func (g *groups) watch(c *coordinator) {
+	defer g.wg.Done()
+	for {
+		var changed, done <-chan struct{}
+		var retry *time.Timer
+		if rs := g.n.ReadState(c.key); rs == nil {
+			g.unload(c)
+			changed = g.n.ctrl.nextReconcile()
+		} else {
+			if wait := g.sync(c, rs, time.Now()); wait > 0 {
+				retry = time.NewTimer(wait)
+			}
+			changed = rs.Changed()
+		}
+		if s := c.svc.Load(); s != nil {
+			done = s.Done()
+		}
+		var retryC <-chan time.Time
+		if retry != nil {
+			retryC = retry.C
+		}
+		select {
+		case <-g.stop:
+			if retry != nil {
+				retry.Stop()
+			}
+			return
+		case <-changed:
+		case <-done:
+		case <-retryC:
+		}
+		if retry != nil {
+			retry.Stop()
+		}
+	}
+}
+
+// sync brings c in line with rs: it unloads a Service that stopped or
+// whose leadership ended (or changed epoch: another leader may have
+// written in between), and loads one when this replica leads and has
+// committed everything in its log (the tail of a Service that failed
+// has been decided). It returns how long to wait before trying again
+// after a failure, or 0.
+func (g *groups) sync(c *coordinator, rs *partition.ReadState, now time.Time) time.Duration {
+	if s := c.svc.Load(); s != nil {
+		stopped := isDone(s.Done())
+		if !stopped && rs.Leader && rs.LeaderEpoch == c.epoch {
+			return 0
+		}
+		g.unload(c)
+		if stopped {
+			g.failed(c, c.epoch, now)
+		}
+	}
+	if !rs.Leader || rs.HighWatermark < rs.LogEnd {
+		return 0
+	}
+	if rs.LeaderEpoch == c.failEpoch && now.Before(c.notBefore) {
+		return c.notBefore.Sub(now)
+	}
+	if err := g.load(c, rs); err != nil {
+		g.n.log.Error("group coordinator load failed", "partition", int32(c.id), "epoch", rs.LeaderEpoch, "err", err)
+		g.failed(c, rs.LeaderEpoch, now)
+		return c.notBefore.Sub(now)
+	}
+	return 0
+}
+
+// failed records a failure in epoch and sets the back-off.
+func (g *groups) failed(c *coordinator, epoch int32, now time.Time) {
+	if epoch != c.failEpoch {
+		c.failures = 0
+	}
+	c.failEpoch = epoch
+	c.notBefore = now.Add(min(coordinatorRetryFirst<<min(c.failures, 10), coordinatorRetryMax))
+	c.failures++
+}
+
+// load builds c's Service from the partition's committed records as rs
+// shows them, starts it and publishes it.
+func (g *groups) load(c *coordinator, rs *partition.ReadState) error {
+	n := g.n
+	svc, err := group.NewService(g.cfg, offsetsLog{n: n, key: c.key}, n.log.With("coordinator", int32(c.id)), time.Now)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if err := svc.Load(replay(rs)); err != nil {
+		_ = svc.Close(context.Background()) // never started: closes at once
+		return err
+	}
+	svc.Start()
+	c.epoch = rs.LeaderEpoch
+	c.svc.Store(svc)
+	n.log.Debug("group coordinator loaded", "partition", int32(c.id), "epoch", rs.LeaderEpoch,
+		"records_through", rs.HighWatermark, "took", time.Since(t0))
+	return nil
+}
+
+// unload withdraws c's Service and closes it: requests parked in it
+// answer ErrClosed, a pending append is aborted after
+// coordinatorCloseTimeout.
+func (g *groups) unload(c *coordinator) {
+	s := c.svc.Swap(nil)
+	if s == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), coordinatorCloseTimeout)
+	defer cancel()
+	_ = s.Close(ctx)
+	g.n.log.Debug("group coordinator unloaded", "partition", int32(c.id), "epoch", c.epoch)
+}
+
+func (g *groups) unloadAll(ctx context.Context) {
+	for _, c := range g.slots {
+		if s := c.svc.Swap(nil); s != nil {
+			_ = s.Close(ctx)
+		}
+	}
+}
+
+func isDone(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// nextReconcile is closed the next time the reconciler catches up (it
+// may have opened replicas).
+func (c *controller) nextReconcile() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reconciled
+}
+
+// replay yields the committed records of an offsets partition, up to the
+// high watermark of rs.
+func replay(rs *partition.ReadState) iter.Seq2[group.Record, error] {
+	return func(yield func(group.Record, error) bool) {
 		for from := rs.LogStart; from < rs.HighWatermark; {
 			data, err := rs.View.ReadBatches(from, 1<<20, rs.HighWatermark, nil)
 			if err == nil && len(data) == 0 {
@@ -128,24 +333,54 @@ func (g *groups) replay(key model.PartitionKey) iter.Seq2[group.Record, error] {
 	}
 }
 
+// services yields the coordinators loaded here now, by partition (the
+// lag metrics range over it); one may close while the caller uses it.
+func (g *groups) services(yield func(int, *group.Service) bool) {
+	if !g.loaded.Load() {
+		return
+	}
+	for i, c := range g.slots {
+		if s := c.svc.Load(); s != nil && !yield(i, s) {
+			return
+		}
+	}
+}
+
 // Partitions implements kafka.Groups.
 func (g *groups) Partitions() int {
 	if !g.loaded.Load() {
 		return 1
 	}
-	return len(g.services)
+	return len(g.slots)
 }
 
-// Do implements kafka.Groups.
+// Do implements kafka.Groups: a partition whose coordinator is not
+// loaded here answers NOT_COORDINATOR, as does one that closes or fails
+// while the request waits (a stale coordinator's append fails with
+// NOT_LEADER: nothing is acknowledged, and the client finds the new one).
 func (g *groups) Do(ctx context.Context, p int32, c group.Client, req kmsg.Request) (kmsg.Response, error) {
-	if !g.loaded.Load() || int(p) >= len(g.services) {
+	if !g.loaded.Load() || p < 0 || int(p) >= len(g.slots) {
 		return notCoordinator(req), nil
 	}
-	resp, err := g.services[p].Do(ctx, c, req)
+	s := g.slots[p].svc.Load()
+	if s == nil {
+		return notHere(req), nil
+	}
+	resp, err := s.Do(ctx, c, req)
 	if errors.Is(err, group.ErrLogFailed) || errors.Is(err, group.ErrClosed) {
-		return notCoordinator(req), nil
+		return notHere(req), nil
 	}
 	return resp, err
+}
+
+// notHere answers a request for a coordinator this node does not run:
+// NOT_COORDINATOR, except ListGroups, which (as in Kafka) each broker
+// answers with the groups of the coordinators it runs, none here.
+func notHere(req kmsg.Request) kmsg.Response {
+	if _, ok := req.(*kmsg.ListGroupsRequest); ok {
+		return req.ResponseKind()
+	}
+	return notCoordinator(req)
 }
 
 // notCoordinator answers a group request with NOT_COORDINATOR, so the
@@ -201,11 +436,16 @@ func notCoordinator(req kmsg.Request) kmsg.Response {
 	return resp
 }
 
+// close stops the watchers and closes every loaded coordinator.
 func (g *groups) close(ctx context.Context) {
-	g.loaded.Store(false)
-	for _, s := range g.services {
-		_ = s.Close(ctx)
+	select {
+	case <-g.stop:
+		return
+	default:
+		close(g.stop)
 	}
+	g.wg.Wait()
+	g.unloadAll(ctx)
 }
 
 // offsetsLog is a coordinator's log: its records become one uncompressed
