@@ -8,7 +8,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"slices"
+	"strings"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -335,5 +337,27 @@ func (c *testCluster) sameReplicas(ctx context.Context, topic string, p int) {
 			c.t.Fatalf("replicas' high watermarks never met: %v", hws)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestClusterIdentity: a node restarted with another node id, or with an
+// empty data dir after it was a member, is refused with a message saying
+// why; restarted properly it rejoins.
+func TestClusterIdentity(t *testing.T) {
+	c := startCluster(t, 3)
+	c.stop(2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := petrel.Start(ctx, petrel.Config{DataDir: c.dirs[2], NodeID: 7, RPCAddr: c.rpc[2], Seeds: c.rpc,
+		Shards: 1, MemoryBytes: 256 << 20, JournalBytes: 16 << 20})
+	if err == nil || !strings.Contains(err.Error(), "--node-id 2") {
+		t.Fatalf("restart with another node id: %v, want a refusal naming --node-id 2", err)
+	}
+	if err := os.RemoveAll(c.dirs[2]); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.start(2)
+	if err == nil || !strings.Contains(err.Error(), "lost its data") {
+		t.Fatalf("restart with an empty data dir: %v, want a refusal", err)
 	}
 }

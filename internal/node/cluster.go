@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/base64"
 	"fmt"
 	"net"
@@ -47,6 +48,9 @@ func (n *Node) startTransport() error {
 	})
 	if err != nil {
 		return fmt.Errorf("node: rpc: %w", err)
+	}
+	if err := t.Handle(methodBrokerKnown, n.handleBrokerKnown); err != nil {
+		return err
 	}
 	t.Start()
 	n.transport = t
@@ -273,6 +277,23 @@ func (n *Node) form(ctx context.Context) error {
 			n.peerMu.Unlock()
 		}
 	}
+	// A founder whose peers formed already is either late (they probed
+	// it before it probed them) or lost its data dir: then the cluster
+	// knows it, and it must not come back as the member it was (it could
+	// vote twice in a term, or forget entries it acknowledged).
+	for addr, id := range ids {
+		if id.ClusterID == "" || id.NodeID == n.cfg.NodeID {
+			continue
+		}
+		known, err := n.brokerKnown(ctx, id.NodeID)
+		if err != nil {
+			return fmt.Errorf("node: asking seed %s whether node %d was a member: %w", addr, n.cfg.NodeID, err)
+		}
+		if known {
+			return fmt.Errorf("node: node %d was a member of cluster %q but its data directory %s is empty: a node that lost its data cannot rejoin as the member it was (it could vote twice or forget acknowledged writes); give it a new --node-id (rejoining as a new member is not supported yet)",
+				n.cfg.NodeID, clusterID, n.cfg.DataDir)
+		}
+	}
 	n.log.Info("formed cluster", "cluster_id", clusterID, "controller_voters", n.meta.Voters)
 	return n.writeMeta()
 }
@@ -351,4 +372,42 @@ func (n *Node) transferLeaders(ctx context.Context) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// Node-to-node methods (rpc.FirstUserMethod and up).
+const methodBrokerKnown rpc.Method = rpc.FirstUserMethod
+
+// brokerKnown asks a peer whether this node is registered in its tables.
+func (n *Node) brokerKnown(ctx context.Context, peer model.NodeID) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for {
+		resp, err := n.transport.Call(ctx, peer, methodBrokerKnown, binary.BigEndian.AppendUint32(nil, uint32(n.cfg.NodeID)))
+		if err == nil {
+			if len(resp) != 1 {
+				return false, fmt.Errorf("node: broker-known answer of %d bytes: %w", len(resp), model.ErrCorrupt)
+			}
+			return resp[0] == 1, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (n *Node) handleBrokerKnown(_ context.Context, _ model.NodeID, req []byte) ([]byte, error) {
+	if len(req) != 4 {
+		return nil, fmt.Errorf("node: broker-known request of %d bytes", len(req))
+	}
+	c := n.ctrlUp.Load()
+	if c == nil {
+		return []byte{0}, nil // the controller is not up: nothing registered here yet
+	}
+	_, ok := c.tables.Load().Broker(model.NodeID(binary.BigEndian.Uint32(req)))
+	if ok {
+		return []byte{1}, nil
+	}
+	return []byte{0}, nil
 }

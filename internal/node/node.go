@@ -98,7 +98,8 @@ type Node struct {
 	advPort  int32
 
 	ctrl     *controller
-	replicas sync.Map // model.PartitionKey → *partition.Replica
+	ctrlUp   atomic.Pointer[controller] // ctrl, for rpc handlers, once started
+	replicas sync.Map                   // model.PartitionKey → *partition.Replica
 	// Cluster mode: the transport, the group id → partition map for
 	// routing Raft messages, the peers' addresses, the ticker's stop.
 	transport   *rpc.Transport
@@ -222,6 +223,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if n.ctrl, err = startController(ctx, n); err != nil {
 		return nil, err
 	}
+	n.ctrlUp.Store(n.ctrl)
 	n.groups = newGroups(n)
 	if err := n.groups.start(ctx); err != nil {
 		return nil, err
