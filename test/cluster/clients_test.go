@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -29,6 +30,41 @@ func newClient(t *testing.T, seeds []string, more ...kgo.Opt) *kgo.Client {
 	return cl
 }
 
+// eventLog is a kgo.Logger that counts the client's info, warning and
+// error messages (with their err value): the retriable produce errors the
+// client absorbs, which never reach a record's promise. Bounded: at most
+// 64 kinds, the rest counted under one.
+type eventLog struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (e *eventLog) Level() kgo.LogLevel { return kgo.LogLevelInfo }
+
+func (e *eventLog) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	if level > kgo.LogLevelInfo {
+		return
+	}
+	for i := 0; i+1 < len(keyvals); i += 2 {
+		if keyvals[i] == "err" {
+			msg += ": " + fmt.Sprint(keyvals[i+1])
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.counts[msg]; !ok && len(e.counts) >= 64 {
+		msg = "(other messages)"
+	}
+	e.counts[msg]++
+}
+
+// snapshot copies the counts.
+func (e *eventLog) snapshot() map[string]int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return maps.Clone(e.counts)
+}
+
 // producer produces numbered records round-robin to the partitions, at
 // most one every tick, with at most inflight unacknowledged per partition
 // (a partition without a leader does not stall the others), recording
@@ -39,6 +75,7 @@ type producer struct {
 	stop     chan struct{}
 	done     chan struct{}
 	produced int // valid after done
+	events   *eventLog
 }
 
 func startProducer(ctx context.Context, t *testing.T, seeds []string, topic string, partitions int, l *ledger) *producer {
@@ -47,9 +84,10 @@ func startProducer(ctx context.Context, t *testing.T, seeds []string, topic stri
 		inflight   = 32
 		maxRecords = 200_000
 	)
+	events := &eventLog{counts: map[string]int{}}
 	cl := newClient(t, seeds, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.RecordDeliveryTimeout(20*time.Second))
-	pr := &producer{cl: cl, l: l, stop: make(chan struct{}), done: make(chan struct{})}
+		kgo.RecordDeliveryTimeout(20*time.Second), kgo.WithLogger(events))
+	pr := &producer{cl: cl, l: l, stop: make(chan struct{}), done: make(chan struct{}), events: events}
 	sems := make([]chan struct{}, partitions)
 	for i := range sems {
 		sems[i] = make(chan struct{}, inflight)

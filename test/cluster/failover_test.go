@@ -38,6 +38,7 @@ func TestLeaderKill(t *testing.T) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
+	t.Log("no seed: the schedule is fixed (round i kills the leader of partition i mod 3)")
 	c := startNodes(ctx, t, 3)
 	seeds := c.Seeds()
 	admCl := newClient(t, seeds)
@@ -106,6 +107,7 @@ func TestLeaderKill(t *testing.T) {
 	defer l.mu.Unlock()
 	report(t, done)
 	t.Logf("records: produced %d, acknowledged %d, produce errors %d%s", produced, len(l.acked), l.errTotal, counts(l.errs))
+	t.Logf("producer client events (retriable errors it absorbed):%s", counts(pr.events.snapshot()))
 	t.Logf("concurrent consumer: %d records read, %d distinct offsets; errors:%s", l.readN, len(l.reads), counts(l.readErrs))
 	t.Logf("end offsets %v; whole test %v", ends, time.Since(start).Round(time.Millisecond))
 	if len(l.acked) == 0 {

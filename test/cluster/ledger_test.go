@@ -111,7 +111,7 @@ func counts(m map[string]int) string {
 	sort.Slice(all, func(i, j int) bool { return all[i].n > all[j].n || all[i].n == all[j].n && all[i].k < all[j].k })
 	var b strings.Builder
 	for i, e := range all {
-		if i == 8 {
+		if i == 12 {
 			fmt.Fprintf(&b, "\n  … %d more kinds", len(all)-i)
 			break
 		}
