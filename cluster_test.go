@@ -3,6 +3,7 @@ package petrel_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/petrel-streaming/petrel"
@@ -257,7 +259,11 @@ func TestClusterFailover(t *testing.T) {
 	produce(100, 100)
 	t.Logf("node %d stopped in %v; 100 records acknowledged by the new leader %v later", old, stopped, time.Since(t0)-stopped)
 	if now := leaderOf(ctx, t, cl, "failover", 0); now == old {
-		t.Fatalf("leader still node %d after it stopped", old)
+		// A replica may name the old leader for a moment after the move.
+		time.Sleep(time.Second)
+		if now := leaderOf(ctx, t, cl, "failover", 0); now == old {
+			t.Fatalf("leader still node %d a second after it stopped", old)
+		}
 	}
 	c.restart(int(old))
 	produce(200, 100)
@@ -359,5 +365,55 @@ func TestClusterIdentity(t *testing.T) {
 	_, err = c.start(2)
 	if err == nil || !strings.Contains(err.Error(), "lost its data") {
 		t.Fatalf("restart with an empty data dir: %v, want a refusal", err)
+	}
+}
+
+// TestClusterElectPreferred: after the preferred leader of a partition
+// stops and returns, ElectLeaders (or the balancer, whichever comes
+// first) gives it the leadership back.
+func TestClusterElectPreferred(t *testing.T) {
+	c := startCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl := c.client(kgo.MetadataMinAge(100 * time.Millisecond))
+	adm := kadm.NewClient(cl)
+	if res, err := adm.CreateTopics(ctx, 1, 3, nil, "pref"); err != nil || res["pref"].Err != nil {
+		t.Fatalf("create: %v %v", err, res["pref"].Err)
+	}
+	md, err := adm.Metadata(ctx, "pref")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pref := md.Topics["pref"].Partitions[0].Replicas[0]
+	if l := leaderOf(ctx, t, cl, "pref", 0); l != pref {
+		t.Fatalf("new partition led by %d, not its preferred replica %d", l, pref)
+	}
+	c.stop(int(pref))
+	// A replica may name the old leader for a moment after the move.
+	for leaderOf(ctx, t, cl, "pref", 0) == pref {
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.restart(int(pref))
+	produceN(ctx, t, cl, "pref", 0, 10)
+	set := kadm.TopicsSet{}
+	set.Add("pref", 0)
+	var results kadm.ElectLeadersResults
+	for ctx.Err() == nil {
+		results, err = adm.ElectLeaders(ctx, kadm.ElectPreferredReplica, set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := results["pref"][0]; r.Err == nil || errors.Is(r.Err, kerr.ElectionNotNeeded) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // the returned node may still be catching up
+	}
+	// Every replica names the new leader within moments.
+	deadline := time.Now().Add(5 * time.Second)
+	for l := leaderOf(ctx, t, cl, "pref", 0); l != pref; l = leaderOf(ctx, t, cl, "pref", 0) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after ElectLeaders (%v) led by %d, want the preferred replica %d", results["pref"][0].Err, l, pref)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -31,6 +31,11 @@ type Broker interface {
 	// Leadership is who leads a partition as far as this node knows,
 	// hosted here or not (Metadata, leader hints in errors).
 	Leadership(key model.PartitionKey) Leadership
+	// ElectPreferred moves each partition's leadership to its preferred
+	// replica and waits for it (ElectLeaders): nil,
+	// partition.ErrElectionNotNeeded, ErrPreferredUnavailable or
+	// ErrNotLeader (no leader known) per key.
+	ElectPreferred(ctx context.Context, keys []model.PartitionKey) []error
 	// ControllerID is the leader of the controller group as this node
 	// knows it, -1 while none is known (Metadata, DescribeCluster).
 	ControllerID() model.NodeID

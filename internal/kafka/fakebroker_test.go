@@ -90,6 +90,9 @@ func (f *fakeBroker) Producers(_ context.Context, key model.PartitionKey) ([]par
 	return []partition.ProducerInfo{{ID: 7, Epoch: 1, LastSequence: 3, LastTimestamp: 1}}, nil
 }
 
+func (f *fakeBroker) ElectPreferred(_ context.Context, keys []model.PartitionKey) []error {
+	return make([]error, len(keys))
+}
 func (f *fakeBroker) PartitionBytes(model.PartitionKey) (int64, error) { return 0, nil }
 
 func (f *fakeBroker) touch(key model.PartitionKey) {

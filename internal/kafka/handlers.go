@@ -17,6 +17,7 @@ func RegisterBroker(reg *Registry, b Broker, ids ProducerIDs) error {
 		alterConfigsAPI(b),
 		incrementalAlterConfigsAPI(b),
 		createPartitionsAPI(b),
+		electLeadersAPI(b),
 		describeClusterAPI(b),
 		describeLogDirsAPI(b),
 		deleteRecordsAPI(b),

@@ -49,8 +49,10 @@ func (n *Node) startTransport() error {
 	if err != nil {
 		return fmt.Errorf("node: rpc: %w", err)
 	}
-	if err := t.Handle(methodBrokerKnown, n.handleBrokerKnown); err != nil {
-		return err
+	for m, h := range map[rpc.Method]rpc.Handler{methodBrokerKnown: n.handleBrokerKnown, methodElectPreferred: n.handleElectPreferred} {
+		if err := t.Handle(m, h); err != nil {
+			return err
+		}
 	}
 	t.Start()
 	n.transport = t
@@ -66,6 +68,8 @@ func (n *Node) startTransport() error {
 	n.stopTicks = make(chan struct{})
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); n.tick(n.stopTicks) }()
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); n.balanceLeaders(n.stopTicks) }()
 	return nil
 }
 

@@ -2,6 +2,7 @@ package partition
 
 import (
 	"bytes"
+	"errors"
 	"slices"
 	"time"
 
@@ -294,4 +295,57 @@ func (m *Manager) TransferLeaders() int {
 		}
 	}
 	return leading
+}
+
+// Preferred-leader errors (Kafka's ElectLeaders codes).
+var (
+	// ErrElectionNotNeeded: the preferred replica leads already.
+	ErrElectionNotNeeded = errors.New("partition: the preferred replica leads already")
+	// ErrPreferredUnavailable: the preferred replica is down or behind.
+	ErrPreferredUnavailable = errors.New("partition: the preferred replica is not available or not caught up")
+)
+
+// ElectPreferred hands the group's leadership to its preferred replica
+// (the first of its replicas) if that replica is live and has the
+// leader's whole log. This replica must lead. The move completes
+// asynchronously (the preferred replica campaigns at once).
+func (r *Replica) ElectPreferred() error {
+	pref := r.cfg.Peers[0]
+	switch {
+	case r.removed || !r.leader:
+		return ErrNotLeader
+	case pref == r.cfg.Node:
+		return ErrElectionNotNeeded
+	case !r.m.peers.Live(pref):
+		return ErrPreferredUnavailable
+	}
+	st := r.rn.Status()
+	pr, ok := st.Progress[raftID(pref)]
+	if !ok || pr.IsLearner || pr.State != tracker.StateReplicate || pr.Match < uint64(r.appendLast) {
+		return ErrPreferredUnavailable
+	}
+	if st.LeadTransferee == raftID(pref) {
+		return nil
+	}
+	r.wake()
+	r.rn.TransferLeader(raftID(pref))
+	r.markDirty()
+	return nil
+}
+
+// BalanceLeaders moves every group this shard leads whose preferred
+// replica is another node, live and caught up, back to it (leaders spread
+// as placement planned them, e.g. after a node returns). It returns the
+// transfers started.
+func (m *Manager) BalanceLeaders() int {
+	n := 0
+	for _, r := range m.replicas {
+		if !r.leader || !r.multi() || r.cfg.Kind != KindData {
+			continue
+		}
+		if r.ElectPreferred() == nil {
+			n++
+		}
+	}
+	return n
 }
