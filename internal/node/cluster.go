@@ -3,8 +3,8 @@ package node
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"slices"
