@@ -57,7 +57,13 @@ func (t *Transport) serveConn(conn net.Conn) {
 		select {
 		case <-t.done:
 		default:
-			t.logg.Warn("rpc: refused a connection", "remote", conn.RemoteAddr().String(), "err", err)
+			if errors.Is(err, ErrWrongCluster) && t.ClusterID() == "" {
+				// A peer that formed first dialed us before we formed:
+				// expected while a cluster forms; it redials.
+				t.logg.Info("rpc: refused a peer until this node has formed", "remote", conn.RemoteAddr().String())
+			} else {
+				t.logg.Warn("rpc: refused a connection", "remote", conn.RemoteAddr().String(), "err", err)
+			}
 		}
 		return
 	}
