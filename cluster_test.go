@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/petrel-streaming/petrel"
 )
@@ -415,5 +416,68 @@ func TestClusterElectPreferred(t *testing.T) {
 			t.Fatalf("after ElectLeaders (%v) led by %d, want the preferred replica %d", results["pref"][0].Err, l, pref)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestClusterIdempotenceFailover: an idempotent producer's retry of a
+// batch the old leader committed, sent to the new leader after a
+// failover, is answered with its original offset and not appended again;
+// the next sequence follows it (producer state moves with leadership).
+func TestClusterIdempotenceFailover(t *testing.T) {
+	c := startCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl := c.client(kgo.MetadataMinAge(100 * time.Millisecond))
+	if res, err := kadm.NewClient(cl).CreateTopics(ctx, 1, 3, nil, "idem"); err != nil || res.Error() != nil {
+		t.Fatalf("create: %v %v", err, res.Error())
+	}
+	addrOf := func(id int32) string { return c.brokers[id].Addr() }
+	rt := func(addr string, req kmsg.Request) kmsg.Response {
+		t.Helper()
+		nc := dialRaw(t, addr)
+		defer nc.Close()
+		if _, err := nc.Write(kmsg.NewRequestFormatter().AppendRequest(nil, req, 1)); err != nil {
+			t.Fatal(err)
+		}
+		return readResponse(t, nc, req.Key(), req.GetVersion(), 1)
+	}
+	leader := leaderOf(ctx, t, cl, "idem", 0)
+	ipid := kmsg.NewPtrInitProducerIDRequest()
+	ipid.Version, ipid.TransactionTimeoutMillis = 4, 60000
+	ir := rt(addrOf(leader), ipid).(*kmsg.InitProducerIDResponse)
+	if ir.ErrorCode != 0 {
+		t.Fatalf("InitProducerID: %v", kerr.ErrorForCode(ir.ErrorCode))
+	}
+	send := func(addr string, seq int32) kmsg.ProduceResponseTopicPartition {
+		resp := rt(addr, produceReq(9, "idem", 0, idemBatch(ir.ProducerID, ir.ProducerEpoch, seq))).(*kmsg.ProduceResponse)
+		return resp.Topics[0].Partitions[0]
+	}
+	for seq := range int32(3) {
+		if p := send(addrOf(leader), seq); p.ErrorCode != 0 || p.BaseOffset != int64(seq) {
+			t.Fatalf("seq %d: %v offset %d", seq, kerr.ErrorForCode(p.ErrorCode), p.BaseOffset)
+		}
+	}
+	c.stop(int(leader))
+	var now int32
+	for now = leaderOf(ctx, t, cl, "idem", 0); now == leader; now = leaderOf(ctx, t, cl, "idem", 0) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The retry of sequence 2 (as if its answer had been lost).
+	for {
+		p := send(addrOf(now), 2)
+		if p.ErrorCode == kerr.NotLeaderForPartition.Code && ctx.Err() == nil {
+			time.Sleep(20 * time.Millisecond) // the new leader is not serving yet
+			continue
+		}
+		if p.ErrorCode != 0 || p.BaseOffset != 2 {
+			t.Fatalf("retry of sequence 2 on the new leader %d: %v offset %d, want its original offset 2", now, kerr.ErrorForCode(p.ErrorCode), p.BaseOffset)
+		}
+		break
+	}
+	if p := send(addrOf(now), 3); p.ErrorCode != 0 || p.BaseOffset != 3 {
+		t.Fatalf("sequence 3 on the new leader: %v offset %d, want 3", kerr.ErrorForCode(p.ErrorCode), p.BaseOffset)
+	}
+	if p := send(addrOf(now), 5); p.ErrorCode != kerr.OutOfOrderSequenceNumber.Code {
+		t.Fatalf("sequence 5 after 3: %v, want OUT_OF_ORDER_SEQUENCE_NUMBER", kerr.ErrorForCode(p.ErrorCode))
 	}
 }
