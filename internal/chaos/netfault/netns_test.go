@@ -51,20 +51,31 @@ func roundTrip(c net.Conn, msg string, limit time.Duration) error {
 	return nil
 }
 
+// enter runs the test in its namespace (false: it ran there, or was
+// skipped) and opens the Net, with a context bounded to 60 s.
+func enter(t *testing.T) (*Net, context.Context, bool) {
+	t.Helper()
+	if !Enter(t) {
+		return nil, nil, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	n, err := Open(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, ctx, true
+}
+
 // TestCutAndRestore (in its own network namespace): a partition cuts new
 // connections and an established one between the two sides, in both
 // directions, while a third address still reaches both; Heal restores
 // them, the established connection included; every call is idempotent;
 // the host's ruleset is never touched.
 func TestCutAndRestore(t *testing.T) {
-	if !Enter(t) {
+	n, ctx, ok := enter(t)
+	if !ok {
 		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	n, err := Open(nil)
-	if err != nil {
-		t.Fatal(err)
 	}
 	a, b, c := NodeHost(0), NodeHost(1), NodeHost(2)
 	lnB, err := net.Listen("tcp", b+":7000")
@@ -152,14 +163,9 @@ func TestCutAndRestore(t *testing.T) {
 // direction only (a datagram b → a still arrives while a → b is lost);
 // Loss drops some but not all connection attempts.
 func TestOneWayAndLoss(t *testing.T) {
-	if !Enter(t) {
+	n, ctx, ok := enter(t)
+	if !ok {
 		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	n, err := Open(nil)
-	if err != nil {
-		t.Fatal(err)
 	}
 	a, b := NodeHost(0), NodeHost(1)
 	if err := n.Apply(ctx, new(Rules).Cut(a, b)); err != nil {
@@ -182,17 +188,17 @@ func TestOneWayAndLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	const tries = 60
-	ok := 0
+	connected := 0
 	for range tries {
 		// A connect needs the SYN and the SYN-ACK: about 1/4 succeed.
 		if conn, err := dialFrom(a, ln.Addr().String(), 50*time.Millisecond); err == nil {
-			ok++
+			connected++
 			conn.Close()
 		}
 	}
-	t.Logf("50 %% loss each way: %d of %d connects within 50 ms", ok, tries)
-	if ok == 0 || ok == tries {
-		t.Errorf("50 %% loss: %d of %d connects succeeded, want some but not all", ok, tries)
+	t.Logf("50 %% loss each way: %d of %d connects within 50 ms", connected, tries)
+	if connected == 0 || connected == tries {
+		t.Errorf("50 %% loss: %d of %d connects succeeded, want some but not all", connected, tries)
 	}
 	if err := n.Heal(ctx); err != nil {
 		t.Fatal(err)
@@ -232,14 +238,9 @@ func udpArrives(t *testing.T, from, to string) bool {
 // connects from its address, not from 127.0.0.1, and a partition then
 // cuts it by that address; the test process itself stays 127.0.0.1.
 func TestSources(t *testing.T) {
-	if !Enter(t) {
+	n, ctx, ok := enter(t)
+	if !ok {
 		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	n, err := Open(nil)
-	if err != nil {
-		t.Fatal(err)
 	}
 	if err := n.Sources(ctx, NodeSources(2)); err != nil {
 		t.Fatal(err)
