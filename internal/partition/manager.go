@@ -100,6 +100,13 @@ func (m *Manager) Remove(key model.PartitionKey) error {
 		m.setQuiesced(r, true)
 		delete(m.replicas, key)
 	}
+	for _, k := range []string{startKey(key), confKey(key), confAppendKey(key)} {
+		if _, ok := m.eng.Get(k); ok {
+			if err := m.eng.Delete(k); err != nil {
+				return err
+			}
+		}
+	}
 	return m.eng.Remove(key)
 }
 

@@ -149,7 +149,7 @@ func (m *Manager) setQuiesced(r *Replica, q bool) {
 
 // multi reports whether the group has members on other nodes.
 func (r *Replica) multi() bool {
-	return len(r.cfg.Peers) > 1 || (len(r.cfg.Peers) == 1 && r.cfg.Peers[0] != r.cfg.Node)
+	return r.cfg.Join || len(r.cfg.Peers) > 1 || (len(r.cfg.Peers) == 1 && r.cfg.Peers[0] != r.cfg.Node)
 }
 
 // wake resumes ticking (groups of one never need it).
@@ -310,12 +310,14 @@ var (
 // leader's whole log. This replica must lead. The move completes
 // asynchronously (the preferred replica campaigns at once).
 func (r *Replica) ElectPreferred() error {
-	pref := r.cfg.Peers[0]
+	pref := r.preferred
 	switch {
 	case r.removed || !r.leader:
 		return ErrNotLeader
 	case pref == r.cfg.Node:
 		return ErrElectionNotNeeded
+	case !slices.Contains(r.cfg.Peers, pref):
+		return ErrPreferredUnavailable
 	case !r.m.peers.Live(pref):
 		return ErrPreferredUnavailable
 	}

@@ -52,8 +52,12 @@ type Config struct {
 	// group id); 0 is the controller.
 	Group uint64
 	Node  model.NodeID
-	// Peers are the group's voters; a group of one lists only Node.
+	// Peers are the group's first voters; a group of one lists only Node.
+	// A configuration stored by the group (after a change) overrides it.
 	Peers []model.NodeID
+	// Join: this replica is being added to a running group; it starts
+	// with no configuration and learns it from the leader's log.
+	Join bool
 	Kind  Kind
 	// Apply receives the committed entries of a KindMeta group in order,
 	// on the shard. Data entries of a KindData group never reach it.
@@ -126,6 +130,12 @@ type Replica struct {
 	lead     model.NodeID
 	caughtUp map[model.NodeID]time.Time
 	isr      []model.NodeID
+	// conf is the last configuration applied (nil: the first one,
+	// Config.Peers) and confIndex its entry's index.
+	conf      *pb.ConfState
+	confIndex model.Index
+	// preferred is the replica placement wants as leader.
+	preferred model.NodeID
 
 	state atomic.Pointer[ReadState]
 }
@@ -160,7 +170,7 @@ func newReplica(m *Manager, cfg Config) (*Replica, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = m.logger
 	}
-	if len(cfg.Peers) == 0 {
+	if len(cfg.Peers) == 0 && !cfg.Join {
 		cfg.Peers = []model.NodeID{cfg.Node}
 	}
 	if cfg.MaxUncommittedBytes == 0 {
@@ -170,14 +180,34 @@ func newReplica(m *Manager, cfg Config) (*Replica, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Replica{cfg: cfg, m: m, log: l, logg: cfg.Logger.With("partition", cfg.Key.String()), quiesced: true, lead: -1}
+	r := &Replica{cfg: cfg, m: m, log: l, logg: cfg.Logger.With("partition", cfg.Key.String()), quiesced: true, lead: -1,
+		preferred: cfg.Node}
+	if len(cfg.Peers) > 0 {
+		r.preferred = cfg.Peers[0]
+	}
 	r.rs = &raftStorage{key: cfg.Key, eng: m.eng, log: l, kind: cfg.Kind, peers: cfg.Peers}
-	hs, _, err := m.eng.HardState(cfg.Key)
+	hs, hsKnown, err := m.eng.HardState(cfg.Key)
 	if err != nil {
 		return nil, err
 	}
 	r.hs = hs
 	applied := uint64(hs.Commit)
+	ci, cs, ok, err := m.storedConf(cfg.Key)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		r.conf, r.confIndex = cs, ci
+		r.cfg.Peers = members(cs)
+		r.rs.peers, r.rs.conf = r.cfg.Peers, cs
+	} else if cfg.Join {
+		r.rs.conf = &pb.ConfState{}
+	}
+	if last := m.lastConfAppended(cfg.Key); last > ci && uint64(last) <= applied {
+		// A configuration entry may have committed without its
+		// configuration stored: apply again from the stored one.
+		applied = uint64(max(ci, l.FirstIndex()-1))
+	}
 	if cfg.Kind == KindMeta {
 		// A metadata group rebuilds its state machine by replaying its
 		// whole log (it has no snapshots yet): raft hands every committed
@@ -208,8 +238,9 @@ func newReplica(m *Manager, cfg Config) (*Replica, error) {
 		MaxCommittedSizePerReady:  16 << 20,
 		MaxUncommittedEntriesSize: cfg.MaxUncommittedBytes,
 		MaxInflightMsgs:           256,
-		CheckQuorum:               len(cfg.Peers) > 1,
+		CheckQuorum:               len(r.cfg.Peers) > 1 || cfg.Join,
 		PreVote:                   true,
+		StepDownOnRemoval:         true,
 		Logger:                    raftLogger{r.logg},
 	})
 	if err != nil {
@@ -227,8 +258,8 @@ func newReplica(m *Manager, cfg Config) (*Replica, error) {
 	r.tail = l.NextOffset()
 	r.appendLast, r.appendNext = l.LastIndex(), l.NextOffset()
 	r.publish()
-	_, hsKnown, _ := m.eng.HardState(cfg.Key)
-	if len(cfg.Peers) == 1 && cfg.Peers[0] == cfg.Node || !hsKnown && cfg.Peers[0] == cfg.Node {
+	peers := r.cfg.Peers
+	if !cfg.Join && (len(peers) == 1 && peers[0] == cfg.Node || !hsKnown && peers[0] == cfg.Node) {
 		// A group of one elects itself; a new group's first (preferred)
 		// replica campaigns at once rather than after an election
 		// timeout (campaigning is always safe).
@@ -464,6 +495,9 @@ func (r *Replica) stageAppend(m *pb.Message) error {
 		if err := r.m.eng.Append(r.cfg.Key, buf); err != nil {
 			return err
 		}
+		if err := r.noteConfEntries(m.Entries); err != nil {
+			return err
+		}
 		failpoint.Inject("raft/before-hardstate") // crash point: entries staged in memory, hard state not yet
 		r.rs.remember(m.Entries)
 		r.appendLast = model.Index(m.Entries[len(m.Entries)-1].GetIndex())
@@ -514,6 +548,13 @@ func (r *Replica) apply(ents []*pb.Entry) {
 			// restarted node's, can lag what was acknowledged).
 			r.ready = true
 			moved = true
+		}
+		if t := e.GetType(); t == pb.EntryConfChange || t == pb.EntryConfChangeV2 {
+			if err := r.applyConf(e); err != nil {
+				r.m.fail(fmt.Errorf("partition %s: %w", r.cfg.Key, err))
+				return
+			}
+			continue
 		}
 		if e.GetType() != pb.EntryNormal || len(e.Data) == 0 {
 			continue

@@ -6,6 +6,7 @@ import (
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/petrel-streaming/petrel/internal/model"
 	"github.com/petrel-streaming/petrel/internal/storage"
@@ -21,6 +22,9 @@ type raftStorage struct {
 	log   *storage.Log
 	kind  Kind
 	peers []model.NodeID
+	// conf, when set, is the stored configuration (or an empty one for a
+	// joining replica): raft's initial configuration instead of peers.
+	conf *pb.ConfState
 
 	// recent are raft's own entries handed to storage and not yet applied,
 	// indexes recentLo, recentLo+1, …: raft reads committed entries back
@@ -104,8 +108,12 @@ func (s *raftStorage) fromRecent(lo, hi, maxSize uint64) ([]*pb.Entry, bool) {
 
 func (s *raftStorage) InitialState() (*pb.HardState, *pb.ConfState, error) {
 	cs := &pb.ConfState{}
-	for _, p := range s.peers {
-		cs.Voters = append(cs.Voters, raftID(p))
+	if s.conf != nil {
+		cs = proto.Clone(s.conf).(*pb.ConfState)
+	} else {
+		for _, p := range s.peers {
+			cs.Voters = append(cs.Voters, raftID(p))
+		}
 	}
 	hs, ok, err := s.eng.HardState(s.key)
 	if err != nil {
