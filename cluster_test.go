@@ -32,6 +32,7 @@ type testCluster struct {
 	t       *testing.T
 	dirs    []string
 	rpc     []string
+	kafka   []string // kept across restarts, as clients' seeds are
 	brokers []*petrel.Broker
 }
 
@@ -58,6 +59,7 @@ func startCluster(t *testing.T, n int) *testCluster {
 	for i := range n {
 		c.dirs = append(c.dirs, filepath.Join(root, "node"+strconv.Itoa(i)))
 		c.rpc = append(c.rpc, freeAddr(t))
+		c.kafka = append(c.kafka, freeAddr(t))
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, n)
@@ -87,7 +89,7 @@ func startCluster(t *testing.T, n int) *testCluster {
 func (c *testCluster) start(i int) (*petrel.Broker, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	return petrel.Start(ctx, petrel.Config{DataDir: c.dirs[i], NodeID: int32(i), RPCAddr: c.rpc[i], Seeds: c.rpc, AdminAddr: "127.0.0.1:0",
+	return petrel.Start(ctx, petrel.Config{DataDir: c.dirs[i], NodeID: int32(i), RPCAddr: c.rpc[i], Seeds: c.rpc, AdminAddr: "127.0.0.1:0", KafkaAddr: c.kafka[i],
 		Shards: 1, MemoryBytes: 256 << 20, JournalBytes: 16 << 20, GroupInitialRebalanceDelay: -1})
 }
 
@@ -109,15 +111,7 @@ func (c *testCluster) restart(i int) {
 	c.brokers[i] = b
 }
 
-func (c *testCluster) addrs() []string {
-	var out []string
-	for _, b := range c.brokers {
-		if b != nil {
-			out = append(out, b.Addr())
-		}
-	}
-	return out
-}
+func (c *testCluster) addrs() []string { return c.kafka }
 
 func (c *testCluster) client(opts ...kgo.Opt) *kgo.Client {
 	c.t.Helper()
@@ -479,5 +473,85 @@ func TestClusterIdempotenceFailover(t *testing.T) {
 	}
 	if p := send(addrOf(now), 5); p.ErrorCode != kerr.OutOfOrderSequenceNumber.Code {
 		t.Fatalf("sequence 5 after 3: %v, want OUT_OF_ORDER_SEQUENCE_NUMBER", kerr.ErrorForCode(p.ErrorCode))
+	}
+}
+
+// TestClusterRollingRestart restarts every node in turn (clean stops,
+// which hand leadership over first) under an idempotent acks=all
+// producer: the producer's errors are reported (a figure, not asserted),
+// and every acknowledged record is read back once at its offset.
+func TestClusterRollingRestart(t *testing.T) {
+	c := startCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	cl := c.client(kgo.MetadataMinAge(100*time.Millisecond), kgo.ProducerLinger(0))
+	if res, err := kadm.NewClient(cl).CreateTopics(ctx, 3, 3, nil, "rolling"); err != nil || res.Error() != nil {
+		t.Fatalf("create: %v %v", err, res.Error())
+	}
+	var mu sync.Mutex
+	acked := map[string][2]int64{} // value → partition, offset
+	errs := 0
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 100000; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			r := &kgo.Record{Topic: "rolling", Value: []byte(strconv.Itoa(i))}
+			err := cl.ProduceSync(ctx, r).FirstErr()
+			mu.Lock()
+			if err != nil {
+				errs++
+			} else {
+				acked[string(r.Value)] = [2]int64{int64(r.Partition), r.Offset}
+			}
+			mu.Unlock()
+		}
+	}()
+	waitAcked := func(n int) {
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			mu.Lock()
+			got := len(acked)
+			mu.Unlock()
+			if got >= n {
+				return
+			}
+		}
+		t.Fatalf("fewer than %d records acknowledged in 20 s", n)
+	}
+	waitAcked(100)
+	for i := range c.brokers {
+		mu.Lock()
+		before := len(acked)
+		mu.Unlock()
+		c.stop(i)
+		c.restart(i)
+		waitAcked(before + 100)
+	}
+	close(stop)
+	wg.Wait()
+	mu.Lock()
+	t.Logf("rolling restart of 3 nodes: %d records acknowledged, %d producer errors", len(acked), errs)
+	mu.Unlock()
+
+	rd := c.client(kgo.ConsumeTopics("rolling"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	got := map[string][2]int64{}
+	for len(got) < len(acked) && ctx.Err() == nil {
+		rd.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			if prev, dup := got[string(r.Value)]; dup {
+				t.Errorf("record %s read twice (at %v and %d/%d)", r.Value, prev, r.Partition, r.Offset)
+			}
+			got[string(r.Value)] = [2]int64{int64(r.Partition), r.Offset}
+		})
+	}
+	for v, at := range acked {
+		if got[v] != at {
+			t.Errorf("record %s acknowledged at %v, read at %v", v, at, got[v])
+		}
 	}
 }
