@@ -19,6 +19,10 @@ const (
 	TypeCreatePartitions    CommandType = 4
 	TypeAlterConfigs        CommandType = 5
 	TypeAllocateProducerIDs CommandType = 6
+	// Reassignment and decommission (reassign.go).
+	TypeAlterReassignments   CommandType = 7
+	TypeCompleteReassignment CommandType = 8
+	TypeSetBrokerDraining    CommandType = 9
 )
 
 // commandVersion is the encoding version of every command type today. A
@@ -40,6 +44,12 @@ func (t CommandType) String() string {
 		return "alter-configs"
 	case TypeAllocateProducerIDs:
 		return "allocate-producer-ids"
+	case TypeAlterReassignments:
+		return "alter-reassignments"
+	case TypeCompleteReassignment:
+		return "complete-reassignment"
+	case TypeSetBrokerDraining:
+		return "set-broker-draining"
 	}
 	return fmt.Sprintf("command-type(%d)", uint8(t))
 }
@@ -220,6 +230,12 @@ func newCommand(t CommandType) Command {
 		return &AlterConfigs{}
 	case TypeAllocateProducerIDs:
 		return &AllocateProducerIDs{}
+	case TypeAlterReassignments:
+		return &AlterReassignments{}
+	case TypeCompleteReassignment:
+		return &CompleteReassignment{}
+	case TypeSetBrokerDraining:
+		return &SetBrokerDraining{}
 	}
 	return nil
 }

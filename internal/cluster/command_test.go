@@ -20,6 +20,9 @@ func sampleCommands() []Command {
 		&CreatePartitions{ID: testTopicID(3), NewTotal: 4, Assignment: [][]model.NodeID{{3}, {1}}},
 		&AlterConfigs{ID: testTopicID(4), Name: "t", Set: map[string]string{"retention.bytes": "5"}, Delete: []string{"segment.ms"}, Replace: true},
 		&AllocateProducerIDs{Count: 1000},
+		&AlterReassignments{Topic: testTopicID(5), Moves: []Move{{Partition: 0, Target: []model.NodeID{3, 1}}, {Partition: 2}, {Partition: 1, Target: []model.NodeID{}}}},
+		&CompleteReassignment{Topic: testTopicID(6), Partition: 3, Replicas: []model.NodeID{2, 4, 1}},
+		&SetBrokerDraining{NodeID: 4, Draining: true},
 	}
 }
 
@@ -39,7 +42,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		}
 		seen[c.Type()] = true
 	}
-	for ty := TypeRegisterBroker; ty <= TypeAllocateProducerIDs; ty++ {
+	for ty := TypeRegisterBroker; ty <= TypeSetBrokerDraining; ty++ {
 		if !seen[ty] {
 			t.Errorf("no sample of %s", ty)
 		}
@@ -97,6 +100,8 @@ func TestDecodeCommandRejects(t *testing.T) {
 		{"huge partition count", []byte{4, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff}, model.ErrCorrupt},
 		{"count past the bytes", []byte{4, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0x10, 0}, model.ErrCorrupt},
 		{"duplicate config key", dupConfigs(), model.ErrCorrupt},
+		{"move kind 2", []byte{7, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 2}, model.ErrCorrupt},
+		{"draining byte 2", []byte{9, 1, 0, 0, 0, 1, 2}, model.ErrCorrupt},
 	}
 	for _, c := range cases {
 		if _, err := DecodeCommand(c.b); !errors.Is(err, c.want) {

@@ -42,6 +42,14 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 		return formatTables(h.s.Tables())
 	case "describe":
 		return h.describe(t, d)
+	case "plan-decommission", "plan-recommission":
+		return h.planDrain(t, d)
+	case "decommission-status":
+		st, err := h.s.Tables().DecommissionStatus(model.NodeID(intArg(t, d, "id", 0)))
+		if err != nil {
+			return "error: " + formatErr(err)
+		}
+		return fmt.Sprintf("draining=%v partitions=%d moving=%d done=%v listed=%v\n", st.Draining, st.Partitions, st.Moving, st.Done(), st.Listed)
 	case "broker-defaults":
 		if err := h.s.SetTopicDefaults(inputConfigs(t, d)); err != nil {
 			return "error: " + err.Error() + "\n"
@@ -83,6 +91,17 @@ func (h *harness) apply(t *testing.T, cmd Command) string {
 		return "error: " + formatErr(aerr)
 	}
 	switch {
+	case res.Moves != nil:
+		var b strings.Builder
+		fmt.Fprintf(&b, "ok: topic %s\n", res.Topic.Name)
+		for _, m := range res.Moves {
+			if m.Err != nil {
+				fmt.Fprintf(&b, "  p%d %s", m.Partition, formatErr(m.Err))
+			} else {
+				fmt.Fprintf(&b, "  p%d ok\n", m.Partition)
+			}
+		}
+		return b.String()
 	case res.Topic != nil:
 		return fmt.Sprintf("ok: topic %s, %d partitions\n", res.Topic.Name, len(res.Topic.Partitions))
 	case cmd.Type() == TypeAllocateProducerIDs:
@@ -154,6 +173,36 @@ func (h *harness) command(t *testing.T, d *datadriven.TestData) (Command, error)
 		return c, nil
 	case "alloc-pids":
 		return &AllocateProducerIDs{Count: int64(intArg(t, d, "count", 0))}, nil
+	case "reassign":
+		c := &AlterReassignments{Topic: h.topicID(t, d)}
+		if a, ok := d.Arg("moves"); ok {
+			for _, v := range a.Vals {
+				p, target, ok := strings.Cut(v, ":")
+				if !ok {
+					t.Fatalf("moves: %q: want partition:replicas or partition:cancel", v)
+				}
+				n, err := strconv.Atoi(p)
+				if err != nil {
+					t.Fatalf("moves: %q", v)
+				}
+				m := Move{Partition: model.PartitionID(n)}
+				switch target {
+				case "cancel":
+				case "empty":
+					m.Target = []model.NodeID{}
+				default:
+					m.Target = nodeList(t, target)
+				}
+				c.Moves = append(c.Moves, m)
+			}
+		}
+		return c, nil
+	case "complete":
+		var r string
+		d.ScanArgs(t, "replicas", &r)
+		return &CompleteReassignment{Topic: h.topicID(t, d), Partition: model.PartitionID(intArg(t, d, "p", 0)), Replicas: nodeList(t, r)}, nil
+	case "drain":
+		return &SetBrokerDraining{NodeID: model.NodeID(intArg(t, d, "id", 0)), Draining: !d.HasArg("off")}, nil
 	}
 	t.Fatalf("unknown command %q", d.Cmd)
 	return nil, nil
@@ -200,6 +249,37 @@ func (h *harness) describe(t *testing.T, d *datadriven.TestData) string {
 	return b.String()
 }
 
+// planDrain prints PlanDecommission's (or PlanRecommission's) commands
+// and, with apply, applies them.
+func (h *harness) planDrain(t *testing.T, d *datadriven.TestData) string {
+	plan := h.s.Tables().PlanDecommission
+	if d.Cmd == "plan-recommission" {
+		plan = h.s.Tables().PlanRecommission
+	}
+	cmds, err := plan(model.NodeID(intArg(t, d, "id", 0)))
+	if err != nil {
+		return "error: " + formatErr(err)
+	}
+	var b strings.Builder
+	for _, c := range cmds {
+		tp, _ := h.s.Tables().TopicByID(c.Topic)
+		for _, m := range c.Moves {
+			to := fmt.Sprint(m.Target)
+			if m.Target == nil {
+				to = "cancel"
+			}
+			fmt.Fprintf(&b, "%s/%d %v -> %s\n", tp.Name, m.Partition, tp.Partitions[m.Partition].Replicas, to)
+		}
+		if d.HasArg("apply") {
+			b.WriteString(h.apply(t, c))
+		}
+	}
+	if len(cmds) == 0 {
+		b.WriteString("nothing to move\n")
+	}
+	return b.String()
+}
+
 func formatErr(err error) string {
 	name := "UNKNOWN"
 	if ke := kerr.ErrorForCode(ErrorCode(err)); ke != nil {
@@ -215,7 +295,11 @@ func formatTables(t *Tables) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "version=%d next-producer-id=%d partitions=%d\n", t.Version(), t.NextProducerID(), t.PartitionCount())
 	for _, br := range t.Brokers() {
-		fmt.Fprintf(&b, "broker %d kafka=%s rpc=%s rack=%q\n", br.NodeID, br.KafkaAddr, br.RPCAddr, br.Rack)
+		fmt.Fprintf(&b, "broker %d kafka=%s rpc=%s rack=%q", br.NodeID, br.KafkaAddr, br.RPCAddr, br.Rack)
+		if br.Draining {
+			b.WriteString(" draining")
+		}
+		b.WriteString("\n")
 	}
 	for _, tp := range t.Topics() {
 		fmt.Fprintf(&b, "topic %s id=%s rf=%d revision=%d internal=%v\n", tp.Name, shortID(tp.ID), tp.ReplicationFactor, tp.Revision, tp.Internal)
@@ -234,7 +318,14 @@ func formatTables(t *Tables) string {
 				fmt.Fprintf(&b, "  … %d more\n", len(tp.Partitions)-i)
 				break
 			}
-			fmt.Fprintf(&b, "  p%d replicas=%v leader=%d\n", p.ID, p.Replicas, p.Leader)
+			fmt.Fprintf(&b, "  p%d replicas=%v leader=%d", p.ID, p.Replicas, p.Leader)
+			if p.Target != nil {
+				fmt.Fprintf(&b, " target=%v", p.Target)
+			}
+			if p.Moved {
+				b.WriteString(" moved")
+			}
+			b.WriteString("\n")
 		}
 	}
 	return b.String()
@@ -272,15 +363,20 @@ func assignArg(t *testing.T, d *datadriven.TestData) [][]model.NodeID {
 	}
 	var out [][]model.NodeID
 	for _, v := range a.Vals {
-		var replicas []model.NodeID
-		for _, s := range strings.Split(v, "/") {
-			n, err := strconv.Atoi(s)
-			if err != nil {
-				t.Fatalf("assign: %q", v)
-			}
-			replicas = append(replicas, model.NodeID(n))
+		out = append(out, nodeList(t, v))
+	}
+	return out
+}
+
+// nodeList reads 1/2/3.
+func nodeList(t *testing.T, s string) []model.NodeID {
+	var out []model.NodeID
+	for _, f := range strings.Split(s, "/") {
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			t.Fatalf("node list %q", s)
 		}
-		out = append(out, replicas)
+		out = append(out, model.NodeID(n))
 	}
 	return out
 }

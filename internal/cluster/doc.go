@@ -40,6 +40,29 @@
 //	CreatePartitions     {ID, NewTotal, Assignment of the new}   must grow
 //	AlterConfigs         {ID or Name, Set, Delete, Replace}      Replace: legacy AlterConfigs
 //	AllocateProducerIDs  {Count}                                 Result.FirstProducerID
+//	AlterReassignments   {Topic, Moves: {Partition, Target}}     Result.Moves (per move)
+//	CompleteReassignment {Topic, Partition, Replicas}            only if Target == Replicas
+//	SetBrokerDraining    {NodeID, Draining}                      decommission flag
+//
+// # Reassignment and decommission (reassign.go, decommission.go)
+//
+// A Partition with a non-nil Target is moving there (Kafka's "adding" are
+// Target − Replicas, "removing" Replicas − Target). Each node's driver
+// moves the Raft voters to Target by joint consensus, then proposes
+// CompleteReassignment{Replicas: Target}: Replicas = Target, Target = nil,
+// Moved = true (replicas added later join the running group instead of
+// bootstrapping it). A Move with a nil Target cancels: Target becomes
+// Replicas and the driver moves the voters back, then completes. Each
+// move of an AlterReassignments succeeds or fails alone (Result.Moves;
+// CheckMoves pre-checks them); a Target equal to Replicas with no move in
+// progress changes nothing. Validate judges only the command as a whole.
+//
+// Decommission: SetBrokerDraining{id, true}, then the commands of
+// Tables.PlanDecommission(id) (each replica on id replaced in place by the
+// least loaded non-draining broker outside the set, rack-aware), until
+// Tables.DecommissionStatus(id).Done(). Draining brokers take no new
+// replicas from placement either; re-registering keeps the flag.
+// PlanRecommission(id) cancels the moves still taking replicas off id.
 //
 // # Command encoding (big-endian)
 //
@@ -57,6 +80,10 @@
 //	5 AlterConfigs        id [16] (zero: by name) | name str | set configs |
 //	                      delete = n u16 | n × key str | replace u8 (0 or 1)
 //	6 AllocateProducerIDs count i64
+//	7 AlterReassignments  id [16] | n u32 | n × (partition i32 | kind u8 |
+//	                      replicas if kind 1)     kind 0: cancel, 1: target
+//	8 CompleteReassignment id [16] | partition i32 | replicas
+//	9 SetBrokerDraining   node id i32 | draining u8 (0 or 1)
 //
 // DecodeCommand checks structure and bounds, never panics, refuses
 // trailing bytes, and reports corruption wrapping model.ErrCorrupt (an
@@ -99,4 +126,8 @@
 //	ErrInvalidConfig             INVALID_CONFIG
 //	ErrInvalidRequest            INVALID_REQUEST
 //	ErrInternalTopic             POLICY_VIOLATION         (deleting __consumer_offsets)
+//	ErrNoReassignmentInProgress  NO_REASSIGNMENT_IN_PROGRESS (cancelling a partition not moving)
+//	ErrUnknownBroker             BROKER_NOT_AVAILABLE     (draining or planning an unregistered id)
+//	ErrNoReplacementBroker       INVALID_REPLICA_ASSIGNMENT (no broker can take a replica)
+//	ErrStaleCompletion           (not for clients: the completing node ignores it)
 package cluster

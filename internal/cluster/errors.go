@@ -42,6 +42,9 @@ var codes = []struct {
 	{ErrInvalidConfig, kerr.InvalidConfig},
 	{ErrInvalidRequest, kerr.InvalidRequest},
 	{ErrInternalTopic, kerr.PolicyViolation},
+	{ErrNoReassignmentInProgress, kerr.NoReassignmentInProgress},
+	{ErrUnknownBroker, kerr.BrokerNotAvailable},
+	{ErrNoReplacementBroker, kerr.InvalidReplicaAssignment},
 }
 
 // ErrorCode maps an error from Validate or Apply to the Kafka error code

@@ -118,7 +118,7 @@ func (t *Tables) PlanCreatePartitions(name string, newTotal int32, assignment []
 // when there are too few brokers (validation then reports it). Cost:
 // O(existing partitions + new partitions × brokers × rf).
 func (t *Tables) place(total, from, rf int, id model.TopicID) [][]model.NodeID {
-	brokers := t.brokerIDs()
+	brokers := t.placeable(rf)
 	n := len(brokers)
 	if rf < 1 || rf > n || total <= from {
 		return nil
@@ -156,6 +156,18 @@ func (t *Tables) place(total, from, rf int, id model.TopicID) [][]model.NodeID {
 	return out
 }
 
+// placeable returns the brokers new replicas may go to, sorted: those
+// not draining, or every registered broker when fewer than rf are not
+// draining (validation then judges the factor against all of them).
+func (t *Tables) placeable(rf int) []model.NodeID {
+	all := t.brokerIDs()
+	live := slices.DeleteFunc(slices.Clone(all), func(id model.NodeID) bool { return t.brokers[id].Draining })
+	if len(live) < rf {
+		return all
+	}
+	return live
+}
+
 // pick returns the unused broker index that less prefers over every
 // other, scanning the ring from first (so ties go to the earliest).
 func pick(n, first int, less func(i, best int) bool, used []bool) int {
@@ -187,7 +199,8 @@ func newRack(racks []string, used []bool, i int) bool {
 }
 
 // loads counts, per broker of brokers (sorted ids), the partitions of
-// existing topics it leads (first replica) and holds.
+// existing topics it leads (first replica) and holds, counting a moving
+// partition's target (where it will be) rather than its replicas.
 func (t *Tables) loads(brokers []model.NodeID) (leads, holds []int) {
 	leads, holds = make([]int, len(brokers)), make([]int, len(brokers))
 	index := func(id model.NodeID) int {
@@ -199,7 +212,7 @@ func (t *Tables) loads(brokers []model.NodeID) (leads, holds []int) {
 	}
 	for _, tp := range t.topics {
 		for _, p := range tp.Partitions {
-			for j, r := range p.Replicas {
+			for j, r := range p.Effective() {
 				if i := index(r); i >= 0 {
 					holds[i]++
 					if j == 0 {

@@ -7,25 +7,36 @@ import (
 	"github.com/petrel-streaming/petrel/internal/model"
 )
 
-// Snapshot format (big-endian; strings are u16 length + bytes):
+// Snapshot format (big-endian; strings are u16 length + bytes; a replica
+// list is u8 n + n × node id i32):
 //
-//	"PCS" version(u8)=1
+//	"PCS" version(u8)=2
 //	applied index          u64
 //	next producer id       i64
 //	broker count           u32
-//	  node id i32, kafka addr str, rpc addr str, rack str      (ascending id)
+//	  node id i32, kafka addr str, rpc addr str, rack str,
+//	  draining u8 (0 or 1)                                     (ascending id)
 //	topic count            u32
 //	  name str, id [16], replication factor i16, revision u64,
-//	  partition count u32, then per partition u8 n + n × i32   (replicas)
+//	  partition count u32, then per partition:
+//	    replicas, flags u8 (1 moved | 2 moving), target replicas if moving
 //	  config count u16, then key str, value str                (ascending key)
 //	                                                           (topics ascending by name)
 //	crc32c                 u32   over every byte before it
 //
 // Leaders and resolved configs are derived, not stored. The same state
-// always encodes to the same bytes.
+// always encodes to the same bytes. Version 1 (no draining, no flags) was
+// never written to disk (nothing persisted controller snapshots before
+// version 2), so only version 2 decodes.
 const (
 	snapshotMagic   = "PCS"
-	snapshotVersion = 1
+	snapshotVersion = 2
+)
+
+// Partition flags in a snapshot.
+const (
+	snapMoved  = 1
+	snapMoving = 2
 )
 
 // AppendSnapshot appends the encoding of the state to dst.
@@ -41,6 +52,7 @@ func (s *State) AppendSnapshot(dst []byte) []byte {
 		dst = appendString(dst, b.KafkaAddr)
 		dst = appendString(dst, b.RPCAddr)
 		dst = appendString(dst, b.Rack)
+		dst = appendBool(dst, b.Draining)
 	}
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(t.topics)))
 	for _, tp := range t.Topics() {
@@ -51,6 +63,17 @@ func (s *State) AppendSnapshot(dst []byte) []byte {
 		dst = binary.BigEndian.AppendUint32(dst, uint32(len(tp.Partitions)))
 		for _, p := range tp.Partitions {
 			dst = appendNodeIDs(dst, p.Replicas)
+			var flags byte
+			if p.Moved {
+				flags |= snapMoved
+			}
+			if p.Target != nil {
+				flags |= snapMoving
+			}
+			dst = append(dst, flags)
+			if p.Target != nil {
+				dst = appendNodeIDs(dst, p.Target)
+			}
 		}
 		dst = appendConfigs(dst, tp.Configs)
 	}
@@ -82,11 +105,12 @@ func DecodeSnapshot(b []byte) (*State, error) {
 	if r.err == nil && t.nextProducerID < 0 {
 		r.fail("next producer id %d", t.nextProducerID)
 	}
-	nb := r.count("brokers", 4, MaxBrokers, 10)
+	nb := r.count("brokers", 4, MaxBrokers, 11)
 	lastID := model.NodeID(-1)
 	for range nb {
 		c := &RegisterBroker{}
 		c.decodeBody(r)
+		draining := r.bool("draining")
 		if r.err != nil {
 			break
 		}
@@ -94,6 +118,8 @@ func DecodeSnapshot(b []byte) (*State, error) {
 			r.fail("broker %d out of order", c.NodeID)
 		} else if err := s.applyRegisterBroker(c); err != nil {
 			r.fail("broker %d: %v", c.NodeID, err)
+		} else {
+			t.brokers[c.NodeID].Draining = draining
 		}
 		lastID = c.NodeID
 	}
@@ -120,13 +146,27 @@ func decodeSnapshotTopic(r *reader, s *State, last string) string {
 	c.ID = r.topicID("topic id")
 	c.ReplicationFactor = int16(r.u16("replication factor"))
 	revision := model.Index(r.u64("revision"))
-	c.Assignment = r.assignment("partitions", MaxPartitionsPerTopic)
+	parts := decodeSnapshotPartitions(r)
 	c.Configs = r.configs("configs")
 	if r.err != nil {
 		return ""
 	}
-	c.Partitions = int32(len(c.Assignment))
-	if err := t.validateCreateTopic(c); err != nil {
+	c.Partitions = int32(len(parts))
+	if err := t.validateTopicHeader(c); err != nil {
+		r.fail("topic %q: %v", c.Name, err)
+		return ""
+	}
+	for _, p := range parts {
+		err := t.checkReplicaSet(c.Name, int(p.ID), p.Replicas)
+		if err == nil && p.Target != nil {
+			err = t.checkReplicaSet(c.Name, int(p.ID), p.Target)
+		}
+		if err != nil {
+			r.fail("topic %q: %v", c.Name, err)
+			return ""
+		}
+	}
+	if err := decls().checkAll(c.Configs); err != nil {
 		r.fail("topic %q: %v", c.Name, err)
 		return ""
 	}
@@ -138,7 +178,40 @@ func decodeSnapshotTopic(r *reader, s *State, last string) string {
 		r.fail("topic %q out of order", c.Name)
 		return ""
 	}
-	tp := &Topic{Name: c.Name, ID: c.ID, ReplicationFactor: c.ReplicationFactor, Internal: IsInternalTopic(c.Name), Revision: revision}
-	s.putTopic(c.ID, tp.withPartitions(c.Assignment).withConfigs(c.Configs, t.defaults))
+	tp := &Topic{Name: c.Name, ID: c.ID, ReplicationFactor: c.ReplicationFactor, Internal: IsInternalTopic(c.Name),
+		Revision: revision, Partitions: parts}
+	s.putTopic(c.ID, tp.withConfigs(c.Configs, t.defaults))
 	return c.Name
+}
+
+// decodeSnapshotPartitions reads a topic's partitions: replicas, flags and
+// target. Replica sets are checked by the caller, against the brokers.
+func decodeSnapshotPartitions(r *reader) []Partition {
+	n := r.count("partitions", 4, MaxPartitionsPerTopic, 2)
+	if n == 0 {
+		return nil
+	}
+	parts := make([]Partition, n)
+	for i := range parts {
+		p := &parts[i]
+		p.ID = model.PartitionID(i)
+		p.Replicas = r.nodeIDs("replicas")
+		flags := r.u8("partition flags")
+		if flags&^(snapMoved|snapMoving) != 0 {
+			r.fail("partition %d flags %#x", i, flags)
+		}
+		p.Moved = flags&snapMoved != 0
+		if flags&snapMoving != 0 {
+			if p.Target = r.nodeIDs("target"); p.Target == nil {
+				p.Target = []model.NodeID{} // refused by the caller
+			}
+		}
+		if r.err != nil {
+			return nil
+		}
+		if len(p.Replicas) > 0 {
+			p.Leader = p.Replicas[0]
+		}
+	}
+	return parts
 }

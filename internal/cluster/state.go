@@ -37,6 +37,9 @@ type Result struct {
 	// reserved: ids [FirstProducerID, FirstProducerID+Count) are the
 	// caller's.
 	FirstProducerID int64
+	// Moves is AlterReassignments' outcome per move, in the command's
+	// order (Topic is then the topic after the change).
+	Moves []MoveResult
 }
 
 // Version is the last applied index.
@@ -98,6 +101,12 @@ func (s *State) Apply(index model.Index, cmd Command) (Result, error) {
 		return s.applyAlterConfigs(c)
 	case *AllocateProducerIDs:
 		return s.applyAllocateProducerIDs(c)
+	case *AlterReassignments:
+		return s.applyAlterReassignments(c)
+	case *CompleteReassignment:
+		return s.applyCompleteReassignment(c)
+	case *SetBrokerDraining:
+		return Result{}, s.applySetBrokerDraining(c)
 	}
 	return Result{}, s.t.Validate(cmd) // a foreign Command type: its error
 }
@@ -106,7 +115,11 @@ func (s *State) applyRegisterBroker(c *RegisterBroker) error {
 	if err := s.t.validateRegisterBroker(c); err != nil {
 		return err
 	}
-	s.t.brokers[c.NodeID] = &Broker{NodeID: c.NodeID, KafkaAddr: c.KafkaAddr, RPCAddr: c.RPCAddr, Rack: c.Rack}
+	b := &Broker{NodeID: c.NodeID, KafkaAddr: c.KafkaAddr, RPCAddr: c.RPCAddr, Rack: c.Rack}
+	if old, ok := s.t.brokers[c.NodeID]; ok {
+		b.Draining = old.Draining // a restart re-registers; decommission survives it
+	}
+	s.t.brokers[c.NodeID] = b
 	return nil
 }
 

@@ -109,7 +109,7 @@ func randomCommands(rng *rand.Rand, n int) []Command {
 	out := make([]Command, 0, n)
 	for range n {
 		id := testTopicID(1 + rng.IntN(8))
-		switch rng.IntN(6) {
+		switch rng.IntN(9) {
 		case 0:
 			id := rng.IntN(4)
 			out = append(out, &RegisterBroker{NodeID: model.NodeID(id), KafkaAddr: fmt.Sprintf("h%d:9092", id), RPCAddr: fmt.Sprintf("h%d:33145", id)})
@@ -136,6 +136,20 @@ func randomCommands(rng *rand.Rand, n int) []Command {
 			out = append(out, c)
 		case 5:
 			out = append(out, &AllocateProducerIDs{Count: int64(rng.IntN(2000))})
+		case 6:
+			c := &AlterReassignments{Topic: id}
+			for p := range 1 + rng.IntN(3) {
+				m := Move{Partition: model.PartitionID(p + rng.IntN(2))}
+				if rng.IntN(3) > 0 {
+					m.Target = nodes(1 + rng.IntN(3))
+				}
+				c.Moves = append(c.Moves, m)
+			}
+			out = append(out, c)
+		case 7:
+			out = append(out, &CompleteReassignment{Topic: id, Partition: model.PartitionID(rng.IntN(3)), Replicas: nodes(1 + rng.IntN(2))})
+		case 8:
+			out = append(out, &SetBrokerDraining{NodeID: model.NodeID(rng.IntN(4)), Draining: rng.IntN(2) == 0})
 		}
 	}
 	return out
@@ -172,7 +186,7 @@ func TestApplyDeterministic(t *testing.T) {
 			verr := a.Validate(c)
 			ra, ea := a.Apply(idx, c)
 			rb, eb := b.Apply(idx, dec)
-			if ErrorCode(ea) != ErrorCode(eb) || ErrorCode(verr) != ErrorCode(ea) || ra.FirstProducerID != rb.FirstProducerID {
+			if ErrorCode(ea) != ErrorCode(eb) || ErrorCode(verr) != ErrorCode(ea) || ra.FirstProducerID != rb.FirstProducerID || moveCodes(ra) != moveCodes(rb) {
 				t.Fatalf("seed %d, command %d %T: validate %v, apply %v / %v", seed, i, c, verr, ea, eb)
 			}
 			if ea == nil {
@@ -186,6 +200,15 @@ func TestApplyDeterministic(t *testing.T) {
 			t.Fatalf("seed %d: %d of %d commands applied: the mix tests nothing", seed, okCount, n)
 		}
 	}
+}
+
+// moveCodes formats a Result's per-move error codes.
+func moveCodes(r Result) string {
+	var b []byte
+	for _, m := range r.Moves {
+		b = fmt.Appendf(b, "%d:%d ", m.Partition, ErrorCode(m.Err))
+	}
+	return string(b)
 }
 
 func TestDecodeSnapshotRejects(t *testing.T) {
@@ -223,6 +246,16 @@ func byteCRC(b []byte) []byte {
 func FuzzDecodeSnapshot(f *testing.F) {
 	f.Add(NewState().AppendSnapshot(nil))
 	f.Add(fuzzState(f).AppendSnapshot(nil))
+	moving := fuzzState(f)
+	for i, c := range []Command{
+		&AlterReassignments{Topic: testTopicID(1), Moves: []Move{{Partition: 0, Target: []model.NodeID{2, 1}}}},
+		&SetBrokerDraining{NodeID: 1, Draining: true},
+	} {
+		if _, err := moving.Apply(model.Index(10+i), c); err != nil {
+			f.Fatal(err)
+		}
+	}
+	f.Add(moving.AppendSnapshot(nil))
 	check := func(t *testing.T, b []byte) {
 		s, err := DecodeSnapshot(b)
 		if err != nil {

@@ -15,6 +15,9 @@ type Broker struct {
 	KafkaAddr string
 	RPCAddr   string
 	Rack      string
+	// Draining is set while the broker is decommissioned: placement and
+	// PlanDecommission give it no new replicas. Re-registering keeps it.
+	Draining bool
 }
 
 // Partition is one partition's placement.
@@ -25,6 +28,24 @@ type Partition struct {
 	// back to the controller (clusters, issue 5): the preferred leader,
 	// which on a single node is the only broker.
 	Leader model.NodeID
+	// Target is non-nil while a reassignment is in progress: the replica
+	// set the partition moves to (its first is the new preferred
+	// leader). The nodes' drivers move the Raft voters there and propose
+	// CompleteReassignment, which makes it Replicas. nil when none.
+	Target []model.NodeID
+	// Moved is set once any reassignment of this partition completed:
+	// a replica added later joins a running group instead of
+	// bootstrapping one from Replicas.
+	Moved bool
+}
+
+// Effective is the replica set the partition has, or is moving to: Target
+// while a move is in progress, else Replicas. Shared: do not modify.
+func (p *Partition) Effective() []model.NodeID {
+	if p.Target != nil {
+		return p.Target
+	}
+	return p.Replicas
 }
 
 // Topic is one topic. A *Topic is immutable once a State applied the

@@ -34,6 +34,14 @@ func (t *Tables) Validate(cmd Command) error {
 		return err
 	case *AllocateProducerIDs:
 		return t.validateAllocateProducerIDs(c)
+	case *AlterReassignments:
+		_, err := t.validateAlterReassignments(c)
+		return err
+	case *CompleteReassignment:
+		_, _, err := t.validateCompleteReassignment(c)
+		return err
+	case *SetBrokerDraining:
+		return t.validateSetBrokerDraining(c)
 	}
 	return fmt.Errorf("%w: %T", ErrUnknownCommand, cmd)
 }
@@ -108,6 +116,18 @@ func CheckTopicName(name string) error {
 func collisionKey(name string) string { return strings.ReplaceAll(name, ".", "_") }
 
 func (t *Tables) validateCreateTopic(c *CreateTopic) error {
+	if err := t.validateTopicHeader(c); err != nil {
+		return err
+	}
+	if err := t.checkAssignment(c.Name, c.Assignment, int(c.Partitions), 0, int(c.ReplicationFactor)); err != nil {
+		return err
+	}
+	return decls().checkAll(c.Configs)
+}
+
+// validateTopicHeader checks all of a new topic but its assignment and
+// configs: name, id, partition count, replication factor.
+func (t *Tables) validateTopicHeader(c *CreateTopic) error {
 	if err := CheckTopicName(c.Name); err != nil {
 		return err
 	}
@@ -129,13 +149,7 @@ func (t *Tables) validateCreateTopic(c *CreateTopic) error {
 	if err := t.checkPartitionCount(c.Name, 0, c.Partitions); err != nil {
 		return err
 	}
-	if err := checkReplicationFactor(c.Name, c.ReplicationFactor, len(t.brokers)); err != nil {
-		return err
-	}
-	if err := t.checkAssignment(c.Name, c.Assignment, int(c.Partitions), 0, int(c.ReplicationFactor)); err != nil {
-		return err
-	}
-	return decls().checkAll(c.Configs)
+	return checkReplicationFactor(c.Name, c.ReplicationFactor, len(t.brokers))
 }
 
 // checkPartitionCount checks a new partition total for a topic that has
@@ -176,19 +190,32 @@ func (t *Tables) checkAssignment(name string, a [][]model.NodeID, n, first, rf i
 	}
 	for i, replicas := range a {
 		p := first + i
-		switch {
-		case len(replicas) == 0:
-			return fmt.Errorf("%w: topic %q: partition %d has an empty replica list", ErrInvalidReplicaAssignment, name, p)
-		case len(replicas) != rf:
+		if len(replicas) != 0 && len(replicas) != rf {
 			return fmt.Errorf("%w: topic %q: partition %d has %d replicas, not the replication factor %d", ErrInvalidReplicaAssignment, name, p, len(replicas), rf)
 		}
-		for j, id := range replicas {
-			if _, ok := t.brokers[id]; !ok {
-				return fmt.Errorf("%w: topic %q: partition %d names broker %d, which is not registered", ErrInvalidReplicaAssignment, name, p, id)
-			}
-			if slices.Contains(replicas[:j], id) {
-				return fmt.Errorf("%w: topic %q: partition %d names broker %d more than once", ErrInvalidReplicaAssignment, name, p, id)
-			}
+		if err := t.checkReplicaSet(name, p, replicas); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkReplicaSet checks one partition's replica list (a placement or a
+// reassignment's target): not empty, at most MaxReplicationFactor,
+// distinct registered brokers.
+func (t *Tables) checkReplicaSet(name string, p int, replicas []model.NodeID) error {
+	switch {
+	case len(replicas) == 0:
+		return fmt.Errorf("%w: topic %q: partition %d has an empty replica list", ErrInvalidReplicaAssignment, name, p)
+	case len(replicas) > MaxReplicationFactor:
+		return fmt.Errorf("%w: topic %q: partition %d has %d replicas, at most %d", ErrInvalidReplicaAssignment, name, p, len(replicas), MaxReplicationFactor)
+	}
+	for j, id := range replicas {
+		if _, ok := t.brokers[id]; !ok {
+			return fmt.Errorf("%w: topic %q: partition %d names broker %d, which is not registered", ErrInvalidReplicaAssignment, name, p, id)
+		}
+		if slices.Contains(replicas[:j], id) {
+			return fmt.Errorf("%w: topic %q: partition %d names broker %d more than once", ErrInvalidReplicaAssignment, name, p, id)
 		}
 	}
 	return nil
