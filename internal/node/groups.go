@@ -167,35 +167,25 @@ func (g *groups) watch(c *coordinator) {
 	defer g.wg.Done()
 	for {
 		var changed, done <-chan struct{}
-		var retry *time.Timer
+		var retry <-chan time.Time // a timer only after a failure (collected once dropped, Go 1.23+)
 		if rs := g.n.ReadState(c.key); rs == nil {
 			g.unload(c)
 			changed = g.n.ctrl.nextReconcile()
 		} else {
 			if wait := g.sync(c, rs, time.Now()); wait > 0 {
-				retry = time.NewTimer(wait)
+				retry = time.After(wait)
 			}
 			changed = rs.Changed()
 		}
 		if s := c.svc.Load(); s != nil {
 			done = s.Done()
 		}
-		var retryC <-chan time.Time
-		if retry != nil {
-			retryC = retry.C
-		}
 		select {
 		case <-g.stop:
-			if retry != nil {
-				retry.Stop()
-			}
 			return
 		case <-changed:
 		case <-done:
-		case <-retryC:
-		}
-		if retry != nil {
-			retry.Stop()
+		case <-retry:
 		}
 	}
 }
