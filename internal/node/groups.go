@@ -161,16 +161,18 @@ func (g *groups) loadAtStart(ctx context.Context, c *coordinator) error {
 // watch keeps c's Service in line with the partition's leadership until
 // the groups close: it wakes when the replica publishes a new state, when
 // the Service stops on its own (a failed append), when the reconciler
-// opens replicas (while the partition is not open here), or when a
-// back-off after a failure ends.
+// has opened or removed replicas, or when a back-off after a failure
+// ends.
 func (g *groups) watch(c *coordinator) {
 	defer g.wg.Done()
 	for {
 		var changed, done <-chan struct{}
 		var retry <-chan time.Time // a timer only after a failure (collected once dropped, Go 1.23+)
+		// Taken before the replica is looked up: a replica removed
+		// (moved away) publishes nothing more, the reconciler wakes us.
+		reconciled := g.n.ctrl.nextReconcile()
 		if rs := g.n.ReadState(c.key); rs == nil {
 			g.unload(c)
-			changed = g.n.ctrl.nextReconcile()
 		} else {
 			if wait := g.sync(c, rs, time.Now()); wait > 0 {
 				retry = time.After(wait)
@@ -184,6 +186,7 @@ func (g *groups) watch(c *coordinator) {
 		case <-g.stop:
 			return
 		case <-changed:
+		case <-reconciled:
 		case <-done:
 		case <-retry:
 		}
