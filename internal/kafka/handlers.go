@@ -18,6 +18,8 @@ func RegisterBroker(reg *Registry, b Broker, ids ProducerIDs) error {
 		incrementalAlterConfigsAPI(b),
 		createPartitionsAPI(b),
 		electLeadersAPI(b),
+		alterPartitionReassignmentsAPI(b),
+		listPartitionReassignmentsAPI(b),
 		describeClusterAPI(b),
 		describeLogDirsAPI(b),
 		deleteRecordsAPI(b),
