@@ -50,6 +50,15 @@ type Config struct {
 	DataDirs []string
 	Shards   int   // --shards (default 2)
 	Memory   int64 // --memory bytes (default 512 MiB)
+	// Hosts, if set, gives node i its own host Hosts[i]: its Kafka, admin
+	// and RPC listeners bind it (and are advertised as such), so that
+	// network faults can tell nodes apart by address (netfault puts node
+	// i on 127.0.0.(11+i)). Default: every node on 127.0.0.1.
+	Hosts []string
+	// GIDs, if set, runs node i with primary group GIDs[i] (user and
+	// capabilities unchanged): netfault.Sources tells node i's sockets
+	// apart by it and gives its connections node i's host as source.
+	GIDs []uint32
 	// JournalBytes is --journal-bytes (0: not passed, the broker's default).
 	JournalBytes int64
 	// Env is added to every start's environment, e.g. PETRELFP_<NAME>=spec
@@ -84,6 +93,9 @@ func (c *Config) setDefaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if len(c.Hosts) != 0 && len(c.Hosts) != c.Nodes || len(c.GIDs) != 0 && len(c.GIDs) != c.Nodes {
+		return fmt.Errorf("cluster: %d nodes but %d Hosts and %d GIDs (give one per node, or none)", c.Nodes, len(c.Hosts), len(c.GIDs))
+	}
 	return nil
 }
 
@@ -111,11 +123,15 @@ func New(cfg Config) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{cfg: cfg}
-	addrs, err := freeAddrs(3 * cfg.Nodes)
-	if err != nil {
-		return nil, err
-	}
 	for i := range cfg.Nodes {
+		host := "127.0.0.1"
+		if len(cfg.Hosts) > 0 {
+			host = cfg.Hosts[i]
+		}
+		addrs, err := freeAddrs(host, 3)
+		if err != nil {
+			return nil, err
+		}
 		dir := filepath.Join(cfg.Dir, fmt.Sprintf("node-%d", i))
 		n := &Node{ID: i, c: c, Dir: dir, DataDir: filepath.Join(dir, "data"), LogPath: filepath.Join(dir, "petrel.log")}
 		if i < len(cfg.DataDirs) {
@@ -124,7 +140,7 @@ func New(cfg Config) (*Cluster, error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
 		}
-		n.KafkaAddr, n.AdminAddr, n.RPCAddr = addrs[3*i], addrs[3*i+1], addrs[3*i+2]
+		n.KafkaAddr, n.AdminAddr, n.RPCAddr = addrs[0], addrs[1], addrs[2]
 		c.nodes = append(c.nodes, n)
 	}
 	return c, nil
@@ -277,27 +293,27 @@ const (
 // FreeAddr returns a 127.0.0.1 address whose port, below the ephemeral
 // range, was free a moment ago.
 func FreeAddr() (string, error) {
-	a, err := freeAddrs(1)
+	a, err := freeAddrs("127.0.0.1", 1)
 	if err != nil {
 		return "", err
 	}
 	return a[0], nil
 }
 
-// freeAddrs returns n distinct free addresses (see FreeAddr).
-func freeAddrs(n int) ([]string, error) {
+// freeAddrs returns n distinct free addresses on host (see FreeAddr).
+func freeAddrs(host string, n int) ([]string, error) {
 	out := make([]string, 0, n)
 	seen := map[int]bool{}
 	for try := 0; len(out) < n; try++ {
 		if try == 100*n {
-			return nil, fmt.Errorf("cluster: no %d free ports in [%d, %d)", n, portLow, portHigh)
+			return nil, fmt.Errorf("cluster: no %d free ports on %s in [%d, %d)", n, host, portLow, portHigh)
 		}
 		port := portLow + rand.IntN(portHigh-portLow)
 		if seen[port] {
 			continue
 		}
 		seen[port] = true
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		addr := net.JoinHostPort(host, strconv.Itoa(port))
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			continue

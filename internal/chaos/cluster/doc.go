@@ -32,7 +32,12 @@
 //     kills its brokers in Close.
 //   - A node keeps its ports across restarts (clients keep their seed
 //     addresses); ports are picked free on 127.0.0.1 when the node is
-//     created.
+//     created, or on the node's own host when Config.Hosts gives one per
+//     node (Kafka, admin and RPC listeners all on it, the Kafka address
+//     advertised as is); Config.GIDs runs node i with its own primary
+//     group, by which internal/chaos/netfault gives its outgoing
+//     connections its host as source address (network partitions, see
+//     that package).
 //   - Every exit the harness did not cause (Kill, Terminate, Close) is an
 //     unexpected exit and is reported by Problems, as is any log line with
 //     "panic:", "fatal error:" or "DATA RACE" (the broker-crash check),

@@ -130,6 +130,9 @@ func (n *Node) launchLocked() (*proc, error) {
 	cmd.Env = append(childEnv(), n.c.cfg.Env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if gids := n.c.cfg.GIDs; len(gids) > 0 {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(os.Getuid()), Gid: gids[n.ID]}
+	}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("node %d: %w", n.ID, err)
