@@ -2,7 +2,8 @@
 # Installs what the client compatibility suite (test/compat) needs on a
 # Debian machine: kcat, confluent-kafka-python, kafka-python with its codec
 # modules, Node.js + npm, and the pinned kafkajs packages (npm ci from the
-# committed package-lock.json). Idempotent: skips whatever is already there.
+# committed package-lock.json); and nftables for the network-partition
+# tests. Idempotent: skips whatever is already there.
 # Needs root (or sudo) for apt-get. Every network step is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,9 @@ for pair in confluent_kafka:python3-confluent-kafka kafka:python3-kafka \
 done
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# nft cuts links inside the network namespaces of the partition tests
+# (internal/chaos/netfault, test/cluster TestNetsplit).
+command -v nft >/dev/null 2>&1 || missing+=(nftables)
 
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "install-test-deps: apt-get install ${missing[*]}"

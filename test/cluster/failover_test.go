@@ -40,34 +40,9 @@ func TestLeaderKill(t *testing.T) {
 	defer cancel()
 	t.Log("no seed: the schedule is fixed (round i kills the leader of partition i mod 3)")
 	c := startNodes(ctx, t, 3)
-	seeds := c.Seeds()
-	admCl := newClient(t, seeds)
-	defer admCl.Close()
-	adm := kadm.NewClient(admCl)
-	res, err := adm.CreateTopics(ctx, partitions, 3, nil, topic)
-	if err != nil || res[topic].Err != nil {
-		t.Fatalf("create %s: %v %v", topic, err, res[topic].Err)
-	}
-	if ok, took := waitSteady(ctx, adm, topic, partitions, 30*time.Second); !ok {
-		t.Fatalf("no leader and 3 in-sync replicas for every partition %v after creating the topic", took)
-	}
-
-	l := newLedger()
-	pr := startProducer(ctx, t, seeds, topic, partitions, l)
-	stopConsumer := startConsumer(ctx, t, seeds, topic, partitions, l)
-	warm := time.Now()
-	if ok, _ := poll(ctx, 30*time.Second, func() bool {
-		for p := range int32(partitions) {
-			if _, ok := l.ackedSince(p, warm); !ok {
-				return false
-			}
-		}
-		return true
-	}); !ok {
-		pr.finish()
-		stopConsumer()
-		t.Fatalf("no acknowledged write to every partition within 30 s: errors %s", counts(l.errs))
-	}
+	wl := startRun(ctx, t, c, topic, partitions)
+	defer wl.admCl.Close()
+	adm, l, pr, stopConsumer := wl.adm, wl.l, wl.pr, wl.stopConsumer
 
 	var done []round
 	for i := range rounds {
@@ -85,40 +60,12 @@ func TestLeaderKill(t *testing.T) {
 	produced := pr.finish()
 	stopConsumer()
 
-	end, err := adm.ListEndOffsets(ctx, topic)
-	if err != nil || end.Error() != nil {
-		t.Fatalf("end offsets: %v %v", err, end.Error())
-	}
-	ends := map[int32]int64{}
-	for p := range int32(partitions) {
-		o, ok := end.Lookup(topic, p)
-		if !ok || o.Err != nil {
-			t.Fatalf("end offset of partition %d: %v %v", p, ok, o.Err)
-		}
-		ends[p] = o.Offset
-	}
-	compareReplicas(ctx, t, c, topic, ends)
-	final, err := readAll(ctx, t, seeds, topic, ends)
-	if err != nil {
-		t.Error(err)
-	}
+	ends, final := settle(ctx, t, c, adm, topic, partitions)
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	report(t, done)
-	t.Logf("records: produced %d, acknowledged %d, produce errors %d%s", produced, len(l.acked), l.errTotal, counts(l.errs))
-	t.Logf("producer client events (retriable errors it absorbed):%s", counts(pr.events.snapshot()))
-	t.Logf("concurrent consumer: %d records read, %d distinct offsets; errors:%s", l.readN, len(l.reads), counts(l.readErrs))
-	t.Logf("end offsets %v; whole test %v", ends, time.Since(start).Round(time.Millisecond))
-	if len(l.acked) == 0 {
-		t.Fatal("nothing acknowledged")
-	}
-	for _, c := range l.conflict {
-		t.Errorf("concurrent consumer: %s", c)
-	}
-	for _, e := range l.dataLoss {
-		t.Errorf("concurrent consumer: data loss reported by the client: %s", e)
-	}
+	reportRun(t, l, pr, produced, ends, start)
 	for _, f := range check(l.acked, l.reads, final) {
 		t.Errorf("%s: %d, e.g.\n  %s", f.name, f.count, strings.Join(f.examples, "\n  "))
 	}

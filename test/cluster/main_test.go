@@ -22,8 +22,9 @@ func TestMain(m *testing.M) {
 // startNodes starts an n-node cluster of real processes in a run
 // directory that is kept when the test fails; on failure the cleanup also
 // prints the tails of the node logs. Problems (panics, races, exits of
-// their own) are failures, checked at cleanup.
-func startNodes(ctx context.Context, t *testing.T, n int) *cluster.Cluster {
+// their own) are failures, checked at cleanup. Each of more adjusts the
+// configuration before the nodes are laid out.
+func startNodes(ctx context.Context, t *testing.T, n int, more ...func(*cluster.Config)) *cluster.Cluster {
 	t.Helper()
 	bctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
@@ -35,8 +36,12 @@ func startNodes(ctx context.Context, t *testing.T, n int) *cluster.Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := cluster.New(cluster.Config{Binary: bin, Dir: dir, Nodes: n, Shards: 1, Memory: 256 << 20,
-		JournalBytes: 16 << 20, ReadyTimeout: 60 * time.Second})
+	cfg := cluster.Config{Binary: bin, Dir: dir, Nodes: n, Shards: 1, Memory: 256 << 20,
+		JournalBytes: 16 << 20, ReadyTimeout: 60 * time.Second}
+	for _, f := range more {
+		f(&cfg)
+	}
+	c, err := cluster.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
