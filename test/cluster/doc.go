@@ -20,6 +20,15 @@
 //     equal;
 //   - no broker panicked, raced or exited on its own.
 //
+// TestNetsplit is issue 5's partition test: inside a network namespace of
+// its own (internal/chaos/netfault), nodes on 127.0.0.11–13, one node at
+// a time is cut off from the two others by nftables while clients still
+// reach it; produces sent straight to it after the cut must never be
+// acknowledged, the majority must acknowledge again, and after the heal
+// the same end-of-run checks as TestLeaderKill hold (plus the probes'
+// own acknowledged records). It skips, saying why, without root, nft or
+// unshare.
+//
 // Failover figures (kill → new leader in Metadata, kill → first
 // acknowledged write) and producer error counts are logged, never
 // asserted. A failing run keeps its run directory and prints the tails of

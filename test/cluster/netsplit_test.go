@@ -30,7 +30,7 @@ type cut struct {
 	node       int32   // the node cut off from the two others
 	led        []int32 // partitions it led just before the cut
 	toAck      time.Duration
-	stepDown   time.Duration // cut → its first NOT_LEADER_OR_FOLLOWER answer (-1: none)
+	stepDown   time.Duration // cut → its first NOT_LEADER_OR_FOLLOWER for a partition it led (-1: none)
 	lastOK     time.Duration // cut → the answer to its last acknowledged probe (< 0: before the cut)
 	healSteady time.Duration // heal → every partition with a leader and 3 in-sync replicas
 	probes     []probeOutcome
@@ -42,7 +42,9 @@ type cut struct {
 // reading alongside. Issue 5's partition test:
 //
 //   - the minority never acknowledges: produces sent straight to the
-//     cut-off node (as a client that still believes it leads would) are
+//     cut-off node, for every partition in turn (as a client that still
+//     believes it leads would; picked and probed again until the
+//     leaders stand still, since preferred leaders move back), are
 //     all refused or time out once the cut is in place — any success is
 //     a failure, however soon after the cut (a leader without a majority
 //     cannot commit a new entry); before the cut the same probes succeed,
@@ -176,42 +178,48 @@ func splitOnce(ctx context.Context, t *testing.T, nf *netfault.Net, c *cluster.C
 	l *ledger, topic string, partitions int, sh cutShape, tag string) (cut, error) {
 	const minCut = 5 * time.Second // several election timeouts: a stale leader had time to act
 	r := cut{shape: sh.name, node: -1, stepDown: -1}
-	var st map[int32]leadership
-	var lastErr error
-	if ok, _ := poll(ctx, 20*time.Second, func() bool {
-		r.node, lastErr = sh.target(ctx, adm, topic)
-		if lastErr != nil {
-			return false
-		}
-		st, lastErr = partitionsState(ctx, adm, topic)
-		return lastErr == nil && len(st) == partitions
-	}); !ok {
-		return r, fmt.Errorf("no target node or not every partition led: %v", lastErr)
-	}
-	for p, ls := range st {
-		if ls.leader == r.node {
-			r.led = append(r.led, p)
-		}
-	}
-	slices.Sort(r.led)
-	probeParts := r.led
-	if len(probeParts) == 0 {
-		probeParts = []int32{0} // a follower: it must refuse before and after
-	}
 	md, err := adm.Metadata(ctx, topic)
 	if err != nil {
 		return r, err
 	}
-	pb := startProber(ctx, cl, r.node, topic, md.Topics[topic].ID, probeParts, tag)
-	// Let the probes reach the node before the cut: their success then
-	// proves a probe can succeed.
-	if ok, _ := poll(ctx, 10*time.Second, func() bool {
-		pb.mu.Lock()
-		defer pb.mu.Unlock()
-		return len(pb.outs) >= 3
-	}); !ok {
-		r.probes = pb.stop()
-		return r, fmt.Errorf("fewer than 3 probes answered in 10 s before the cut")
+	all := make([]int32, partitions)
+	for i := range all {
+		all[i] = int32(i)
+	}
+	// Leadership moves on its own (preferred leaders come back after a
+	// heal): pick the node, probe it, and cut only if the target and
+	// every leader are still the same after the first probes.
+	var pb *prober
+	for attempt := 0; ; attempt++ {
+		if attempt == 5 {
+			return r, fmt.Errorf("the target or the leaders kept moving (5 attempts)")
+		}
+		node, st, err := targetState(ctx, adm, topic, partitions, sh)
+		if err != nil {
+			return r, err
+		}
+		pb = startProber(ctx, cl, node, topic, md.Topics[topic].ID, all, tag)
+		if ok, _ := poll(ctx, 15*time.Second, func() bool {
+			pb.mu.Lock()
+			defer pb.mu.Unlock()
+			return len(pb.outs) >= 2*partitions
+		}); !ok {
+			r.probes = pb.stop()
+			return r, fmt.Errorf("fewer than %d probes answered in 15 s before the cut", 2*partitions)
+		}
+		node2, st2, err := targetState(ctx, adm, topic, partitions, sh)
+		if err == nil && node2 == node && sameLeaders(st, st2) {
+			r.node = node
+			for p, ls := range st2 {
+				if ls.leader == node {
+					r.led = append(r.led, p)
+				}
+			}
+			slices.Sort(r.led)
+			break
+		}
+		pb.stop()
+		t.Logf("cut %s: target or leaders moved while probing (node %d → %d, %v → %v, %v); again", tag, node, node2, st, st2, err)
 	}
 	others := []string{}
 	for _, n := range c.Nodes() {
@@ -260,6 +268,39 @@ func splitOnce(ctx context.Context, t *testing.T, nf *netfault.Net, c *cluster.C
 	return r, nil
 }
 
+// targetState is the shape's target node and every partition's
+// leadership (all partitions led), within 20 s.
+func targetState(ctx context.Context, adm *kadm.Client, topic string, partitions int, sh cutShape) (int32, map[int32]leadership, error) {
+	node := int32(-1)
+	var st map[int32]leadership
+	var lastErr error
+	if ok, _ := poll(ctx, 20*time.Second, func() bool {
+		node, lastErr = sh.target(ctx, adm, topic)
+		if lastErr != nil {
+			return false
+		}
+		st, lastErr = partitionsState(ctx, adm, topic)
+		return lastErr == nil && len(st) == partitions
+	}); !ok {
+		return -1, nil, fmt.Errorf("no target node or not every partition led: %v", lastErr)
+	}
+	return node, st, nil
+}
+
+// sameLeaders reports whether every partition has the same leader and
+// epoch in a and b.
+func sameLeaders(a, b map[int32]leadership) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for p, x := range a {
+		if y, ok := b[p]; !ok || x.leader != y.leader || x.epoch != y.epoch {
+			return false
+		}
+	}
+	return true
+}
+
 // judgeProbes fills the probe figures of r and fails when the cut-off
 // node acknowledged a probe sent after the cut, or when no probe
 // succeeded before the cut although the node led a partition then.
@@ -274,7 +315,7 @@ func judgeProbes(r *cut, cutAt time.Time) error {
 		case o.err == nil:
 			minority = append(minority, fmt.Sprintf("%s acknowledged at %d/%d, sent %v after the cut, answered %v after it",
 				o.v, o.p, o.off, o.invoked.Sub(cutAt).Round(time.Millisecond), o.answered.Sub(cutAt).Round(time.Millisecond)))
-		case r.stepDown < 0 && !o.invoked.Before(cutAt) && errors.Is(o.err, kerr.NotLeaderForPartition):
+		case r.stepDown < 0 && !o.invoked.Before(cutAt) && slices.Contains(r.led, o.p) && errors.Is(o.err, kerr.NotLeaderForPartition):
 			r.stepDown = o.answered.Sub(cutAt)
 		}
 	}
@@ -282,7 +323,7 @@ func judgeProbes(r *cut, cutAt time.Time) error {
 		return fmt.Errorf("node %d, cut off from the majority, acknowledged %d produces:\n  %s", r.node, len(minority), strings.Join(minority, "\n  "))
 	}
 	if len(r.led) > 0 && okBefore == 0 {
-		return fmt.Errorf("no probe to node %d (leading %v) succeeded before the cut: the probe cannot tell (errors: %s)", r.node, r.led, probeErrors(r.probes))
+		return fmt.Errorf("no probe to node %d (leading %v) succeeded before the cut: the probe cannot tell (errors:%s)", r.node, r.led, probeErrors(r.probes))
 	}
 	return nil
 }
