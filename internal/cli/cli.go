@@ -84,10 +84,10 @@ func defaultKafka(s Settings, opts ...kgo.Opt) (*kgo.Client, error) {
 }
 
 // Commands returns the operator CLI's top-level commands: topic, group,
-// cluster and profile. Each carries the connection and output flags.
+// cluster, broker and profile. Each carries the connection and output flags.
 func Commands(d Deps) []*cobra.Command {
 	d = d.withDefaults()
-	return []*cobra.Command{topicCommand(d), groupCommand(d), clusterCommand(d), profileCommand(d)}
+	return []*cobra.Command{topicCommand(d), groupCommand(d), clusterCommand(d), brokerCommand(d), profileCommand(d)}
 }
 
 // env is one command line's view: its deps and the flags shared by all.

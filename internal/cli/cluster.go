@@ -2,10 +2,8 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 
@@ -15,13 +13,11 @@ import (
 )
 
 func clusterCommand(d Deps) *cobra.Command {
-	cmd, e := d.group("cluster", "Show the cluster's brokers, health and broker configs",
-		"Not here yet (they come with the multi-node cluster work): cluster partitions list|move,\n"+
-			"cluster maintenance enable|disable|status, cluster config export|import, and\n"+
-			"broker decommission|recommission|status.")
+	cmd, e := d.group("cluster", "Show the cluster's brokers, health, partitions and broker configs",
+		"Not here yet: cluster maintenance enable|disable|status, cluster config export|import.")
 	cfg := &cobra.Command{Use: "config", Short: "Get or set broker configs (DescribeConfigs / IncrementalAlterConfigs)", Args: cobra.NoArgs}
 	cfg.AddCommand(clusterConfigGet(e), clusterConfigSet(e))
-	cmd.AddCommand(clusterInfo(e), clusterHealth(e), cfg)
+	cmd.AddCommand(clusterInfo(e), clusterHealth(e), clusterPartitions(e), cfg)
 	return cmd
 }
 
@@ -96,25 +92,9 @@ type healthResult struct {
 var ErrUnhealthy = errors.New("cluster is not healthy")
 
 func (e *env) adminStatus(ctx context.Context, base string) (*nodeStatus, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/status", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := e.d.HTTP.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s/v1/status: %s", base, resp.Status)
-	}
 	var st nodeStatus
-	if err := json.Unmarshal(body, &st); err != nil {
-		return nil, fmt.Errorf("GET %s/v1/status: %w", base, err)
+	if err := e.adminCall(ctx, base, http.MethodGet, "/v1/status", &st); err != nil {
+		return nil, err
 	}
 	return &st, nil
 }

@@ -7,15 +7,14 @@
 //
 //	petrel topic   create|delete|list|describe|alter-config|add-partitions|trim-prefix|produce|consume
 //	petrel group   list|describe|delete|seek
-//	petrel cluster info|health|config get|set
+//	petrel cluster info|health|config get|set|partitions list|move
+//	petrel broker  decommission|recommission|status ID            (admin API)
 //	petrel profile create|use|list|delete
 //	petrel tune    list|check|apply|restore [tuner…] [--dry-run]   (tune.go; the tuners are internal/tune)
 //	petrel iotune  measure the data dir's disk, write io-config.yaml
 //	petrel check   the node against best practice (OK/WARN/FAIL/SKIP)
 //
-// Not yet: cluster partitions list|move, cluster maintenance, cluster
-// config export|import, broker decommission|recommission (they come with
-// the multi-node cluster work).
+// Not yet: cluster maintenance, cluster config export|import.
 //
 // # Connection settings
 //
