@@ -30,17 +30,18 @@ const (
 	latencyMax = time.Minute
 )
 
-// EnsureTopic creates topic with partitions (replication factor 1 on a
-// one-node cluster) unless it exists, and waits until every partition has
-// a leader.
-func EnsureTopic(ctx context.Context, brokers []string, topic string, partitions int) error {
+// EnsureTopic creates topic with partitions and replication factor
+// replicas (1 on a one-node cluster; -1: the broker's default) unless it
+// exists, and waits until every partition has a leader and, when replicas
+// > 1, that many in-sync replicas.
+func EnsureTopic(ctx context.Context, brokers []string, topic string, partitions int, replicas int16) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	resp, err := adm.CreateTopic(ctx, int32(partitions), 1, nil, topic)
+	resp, err := adm.CreateTopic(ctx, int32(partitions), replicas, nil, topic)
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return fmt.Errorf("bench: create topic %s: %w (%s)", topic, err, resp.ErrMessage)
 	}
@@ -48,22 +49,25 @@ func EnsureTopic(ctx context.Context, brokers []string, topic string, partitions
 	defer cancel()
 	for {
 		topics, err := adm.ListTopics(ctx, topic)
-		if err == nil {
-			d := topics[topic]
-			ready := d.Err == nil && len(d.Partitions) > 0
-			for _, p := range d.Partitions {
-				ready = ready && p.Err == nil && p.Leader >= 0
-			}
-			if ready {
-				return nil
-			}
+		if err == nil && topicReady(topics[topic], int(replicas)) {
+			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w: topic %s has no leaders after %v (last error %v)", ErrIncomplete, topic, topicReadyTimeout, err)
+			return fmt.Errorf("%w: topic %s has no leaders (or in-sync replicas) after %v (last error %v)", ErrIncomplete, topic, topicReadyTimeout, err)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// topicReady: every partition of d has a leader and, if isr > 1, at least
+// isr in-sync replicas.
+func topicReady(d kadm.TopicDetail, isr int) bool {
+	ready := d.Err == nil && len(d.Partitions) > 0
+	for _, p := range d.Partitions {
+		ready = ready && p.Err == nil && p.Leader >= 0 && (isr <= 1 || len(p.ISR) >= isr)
+	}
+	return ready
 }
 
 // latencies is a concurrent HdrHistogram of durations in microseconds.

@@ -21,7 +21,7 @@ import (
 )
 
 // NewCommand returns `bench` and its subcommands: produce, consume, e2e,
-// disk, topic and peer. Results print as one line of key=value pairs, or
+// disk, topic, peer and failover. Results print as one line of key=value pairs, or
 // as JSON with --json.
 func NewCommand(logger *slog.Logger) *cobra.Command {
 	root := &cobra.Command{
@@ -52,6 +52,7 @@ func NewCommand(logger *slog.Logger) *cobra.Command {
 	consume.Flags().DurationVar(&co.Timeout, "timeout", 5*time.Minute, "bounds the run")
 
 	var topicPartitions int
+	var topicReplicas int16
 	var topicName string
 	topic := &cobra.Command{
 		Use:   "topic",
@@ -59,7 +60,7 @@ func NewCommand(logger *slog.Logger) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			start := time.Now()
-			err := EnsureTopic(c.Context(), splitBrokers(tBrokers), topicName, topicPartitions)
+			err := EnsureTopic(c.Context(), splitBrokers(tBrokers), topicName, topicPartitions, topicReplicas)
 			return report(c.OutOrStdout(), asJSON, "topic", struct {
 				Topic      string  `json:"topic"`
 				Partitions int     `json:"partitions"`
@@ -70,6 +71,7 @@ func NewCommand(logger *slog.Logger) *cobra.Command {
 	brokersFlag(topic, &tBrokers)
 	topic.Flags().StringVar(&topicName, "topic", "bench", "topic")
 	topic.Flags().IntVar(&topicPartitions, "partitions", 1, "partitions")
+	topic.Flags().Int16Var(&topicReplicas, "replication-factor", 1, "replication factor (-1: the broker's default)")
 
 	var diskDir string
 	var diskDur time.Duration
@@ -104,8 +106,38 @@ func NewCommand(logger *slog.Logger) *cobra.Command {
 	peer.Flags().StringVar(&peerDir, "data-dir", "", "kfake: data directory")
 	peer.Flags().IntVar(&peerValueBytes, "record-size", 1024, "null: value size of fetched records for partitions not produced to")
 
-	root.AddCommand(produce, consume, e2e, topic, disk, peer)
+	root.AddCommand(produce, consume, e2e, topic, disk, peer, failoverCommand(logger, &asJSON))
 	return root
+}
+
+// failoverCommand is one failover round (Failover): it kills the leader's
+// process, one of those given with --pids.
+func failoverCommand(logger *slog.Logger, asJSON *bool) *cobra.Command {
+	var o FailoverOptions
+	var brokers, pids string
+	c := &cobra.Command{
+		Use:   "failover",
+		Short: "Kill -9 a partition's leader (a PID given with --pids) under an acks=all producer; report kill → first ack",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			o.Brokers = splitBrokers(brokers)
+			var err error
+			if o.Pids, err = ParsePids(pids); err != nil {
+				return err
+			}
+			res, err := Failover(c.Context(), o, logger)
+			return report(c.OutOrStdout(), *asJSON, "failover", res, err)
+		},
+	}
+	brokersFlag(c, &brokers)
+	f := c.Flags()
+	f.StringVar(&pids, "pids", "", "node=pid,…: the brokers' processes (the leader among them is killed)")
+	f.StringVar(&o.Topic, "topic", "failover", "topic (one partition, created if missing)")
+	f.Int16Var(&o.Replicas, "replication-factor", 3, "replication factor of the topic if it is created")
+	f.IntVar(&o.RecordBytes, "record-size", 1024, "value bytes per record")
+	f.DurationVar(&o.Interval, "interval", failoverInterval, "time between records")
+	f.DurationVar(&o.Timeout, "timeout", failoverTimeout, "bounds the round")
+	return c
 }
 
 func brokersFlag(c *cobra.Command, brokers *string) {
@@ -133,6 +165,7 @@ func produceCommand(use, short string, rate int64, run func(context.Context, Pro
 	f := c.Flags()
 	f.StringVar(&o.Topic, "topic", "bench", "topic (created if missing)")
 	f.IntVar(&o.Partitions, "partitions", 1, "partitions of the topic if it is created; records go round-robin")
+	f.Int16Var(&o.Replicas, "replication-factor", 1, "replication factor of the topic if it is created (-1: the broker's default)")
 	f.IntVar(&o.RecordBytes, "record-size", 1024, "value bytes per record")
 	f.StringVar(&o.Acks, "acks", "all", "all, 1 or 0")
 	f.Int64Var(&o.RateBytes, "rate", rate, "bytes/s, open-loop arrivals (0: as fast as possible)")

@@ -16,9 +16,12 @@ import (
 // passed or MaxRecords have been sent, whichever comes first (at least one
 // must be set), then waits for the outstanding acknowledgements.
 type ProduceOptions struct {
-	Brokers     []string
-	Topic       string
-	Partitions  int // created with this count if missing; records go round-robin over them
+	Brokers    []string
+	Topic      string
+	Partitions int // created with this count if missing; records go round-robin over them
+	// Replicas is the replication factor the topic is created with
+	// (0 counts as 1; -1: the broker's default).
+	Replicas    int16
 	RecordBytes int
 	Acks        string // "all", "1" or "0"
 	// RateBytes > 0 makes arrivals open-loop: record k is due at
@@ -63,10 +66,20 @@ func (o *ProduceOptions) validate() error {
 		return fmt.Errorf("%w: record size %d", ErrUsage, o.RecordBytes)
 	case o.Duration <= 0 && o.MaxRecords <= 0:
 		return fmt.Errorf("%w: set a duration or a record count", ErrUsage)
+	case o.Replicas < -1:
+		return fmt.Errorf("%w: replication factor %d", ErrUsage, o.Replicas)
 	case o.RateBytes < 0:
 		return fmt.Errorf("%w: rate %d", ErrUsage, o.RateBytes)
 	}
 	return nil
+}
+
+// replicas is the replication factor to create the topic with.
+func (o *ProduceOptions) replicas() int16 {
+	if o.Replicas == 0 {
+		return 1
+	}
+	return o.Replicas
 }
 
 // clientOptions turns o into franz-go producer options.
@@ -148,7 +161,7 @@ func newProducer(ctx context.Context, o ProduceOptions) (*kgo.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := EnsureTopic(ctx, o.Brokers, o.Topic, o.Partitions); err != nil {
+	if err := EnsureTopic(ctx, o.Brokers, o.Topic, o.Partitions, o.replicas()); err != nil {
 		return nil, err
 	}
 	return kgo.NewClient(opts...)
