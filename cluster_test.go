@@ -33,6 +33,7 @@ type testCluster struct {
 	dirs    []string
 	rpc     []string
 	kafka   []string // kept across restarts, as clients' seeds are
+	seeds   []string // nil: every node's RPC address (all are founders)
 	brokers []*petrel.Broker
 }
 
@@ -54,23 +55,53 @@ func freeAddr(t *testing.T) string {
 
 func startCluster(t *testing.T, n int) *testCluster {
 	t.Helper()
+	var errs []error
+	for attempt := range 3 {
+		c, err := tryStartCluster(t, n, attempt)
+		if err == nil {
+			return c
+		}
+		errs = append(errs, err)
+		if !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+		// Another test process took a port between our check and the
+		// bind: try again with other ports.
+	}
+	t.Fatalf("starting a %d-node cluster: %v", n, errors.Join(errs...))
+	return nil
+}
+
+func tryStartCluster(t *testing.T, n, attempt int) (*testCluster, error) {
 	c := &testCluster{t: t, brokers: make([]*petrel.Broker, n)}
-	root := t.TempDir()
+	root := filepath.Join(t.TempDir(), "attempt"+strconv.Itoa(attempt))
 	for i := range n {
 		c.dirs = append(c.dirs, filepath.Join(root, "node"+strconv.Itoa(i)))
 		c.rpc = append(c.rpc, freeAddr(t))
 		c.kafka = append(c.kafka, freeAddr(t))
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.brokers[i], errs[i] = c.start(i)
+			if c.brokers[i], errs[i] = c.startCtx(ctx, i); errs[i] != nil {
+				cancel() // the others wait for this one to form: stop them
+			}
 		}()
 	}
 	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, b := range c.brokers {
+			if b != nil {
+				_ = b.Close()
+			}
+		}
+		return nil, err
+	}
 	t.Cleanup(func() {
 		for _, b := range c.brokers {
 			if b != nil {
@@ -78,18 +109,21 @@ func startCluster(t *testing.T, n int) *testCluster {
 			}
 		}
 	})
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("node %d: %v", i, err)
-		}
-	}
-	return c
+	return c, nil
 }
 
 func (c *testCluster) start(i int) (*petrel.Broker, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	return petrel.Start(ctx, petrel.Config{DataDir: c.dirs[i], NodeID: int32(i), RPCAddr: c.rpc[i], Seeds: c.rpc, AdminAddr: "127.0.0.1:0", KafkaAddr: c.kafka[i],
+	return c.startCtx(ctx, i)
+}
+
+func (c *testCluster) startCtx(ctx context.Context, i int) (*petrel.Broker, error) {
+	seeds := c.seeds
+	if seeds == nil {
+		seeds = c.rpc
+	}
+	return petrel.Start(ctx, petrel.Config{DataDir: c.dirs[i], NodeID: int32(i), RPCAddr: c.rpc[i], Seeds: seeds, AdminAddr: "127.0.0.1:0", KafkaAddr: c.kafka[i],
 		Shards: 1, MemoryBytes: 256 << 20, JournalBytes: 16 << 20, GroupInitialRebalanceDelay: -1})
 }
 
@@ -283,53 +317,68 @@ func TestClusterFailover(t *testing.T) {
 	c.sameReplicas(ctx, "failover", 0)
 }
 
-// sameReplicas waits until every replica of a partition has the same high
-// watermark, then checks their logs are identical below it.
+// replicaDigest is the admin API's digest of a local replica.
+type replicaDigest struct {
+	HighWatermark int64  `json:"high_watermark"`
+	CRC32C        uint32 `json:"crc32c"`
+	Batches       int    `json:"batches"`
+}
+
+// digest asks broker b for its replica's digest below upto (-1: its high
+// watermark).
+func (c *testCluster) digest(b *petrel.Broker, topic string, p int, upto int64) (replicaDigest, error) {
+	url := fmt.Sprintf("http://%s/v1/debug/partitions/kafka/%s/%d/digest", b.AdminAddr(), topic, p)
+	if upto >= 0 {
+		url += fmt.Sprintf("?upto=%d", upto)
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		return replicaDigest{}, err
+	}
+	defer resp.Body.Close()
+	var d replicaDigest
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(resp.Body)
+		return d, fmt.Errorf("%s: %s", resp.Status, body)
+	}
+	return d, json.NewDecoder(resp.Body).Decode(&d)
+}
+
+// sameReplicas waits until every node's replica of a partition has the
+// same high watermark, then checks their logs are identical below it.
 func (c *testCluster) sameReplicas(ctx context.Context, topic string, p int) {
 	c.t.Helper()
-	type digest struct {
-		HighWatermark int64  `json:"high_watermark"`
-		CRC32C        uint32 `json:"crc32c"`
-		Batches       int    `json:"batches"`
+	var nodes []int
+	for i := range c.brokers {
+		nodes = append(nodes, i)
 	}
-	get := func(b *petrel.Broker, upto int64) (digest, error) {
-		url := fmt.Sprintf("http://%s/v1/debug/partitions/kafka/%s/%d/digest", b.AdminAddr(), topic, p)
-		if upto >= 0 {
-			url += fmt.Sprintf("?upto=%d", upto)
-		}
-		resp, err := http.Get(url)
-		if err != nil {
-			return digest{}, err
-		}
-		defer resp.Body.Close()
-		var d digest
-		if resp.StatusCode != http.StatusOK {
-			body, _ := io.ReadAll(resp.Body)
-			return d, fmt.Errorf("%s: %s", resp.Status, body)
-		}
-		return d, json.NewDecoder(resp.Body).Decode(&d)
-	}
+	c.sameReplicasOn(ctx, topic, p, nodes)
+}
+
+// sameReplicasOn is sameReplicas over the replicas on the given nodes.
+func (c *testCluster) sameReplicasOn(ctx context.Context, topic string, p int, nodes []int) {
+	c.t.Helper()
 	for {
 		var hws []int64
-		for _, b := range c.brokers {
-			d, err := get(b, -1)
+		for _, i := range nodes {
+			d, err := c.digest(c.brokers[i], topic, p, -1)
 			if err != nil {
-				c.t.Fatalf("digest: %v", err)
+				c.t.Fatalf("digest of node %d: %v", i, err)
 			}
 			hws = append(hws, d.HighWatermark)
 		}
 		if slices.Min(hws) == slices.Max(hws) {
-			var ds []digest
-			for _, b := range c.brokers {
-				d, err := get(b, hws[0])
+			var ds []replicaDigest
+			for _, i := range nodes {
+				d, err := c.digest(c.brokers[i], topic, p, hws[0])
 				if err != nil {
-					c.t.Fatalf("digest: %v", err)
+					c.t.Fatalf("digest of node %d: %v", i, err)
 				}
 				ds = append(ds, d)
 			}
 			for i, d := range ds {
 				if d != ds[0] || d.Batches == 0 {
-					c.t.Fatalf("replica %d of %s/%d differs from replica 0 (or is empty): %+v vs %+v", i, topic, p, d, ds[0])
+					c.t.Fatalf("replica on node %d of %s/%d differs from node %d's (or is empty): %+v vs %+v", nodes[i], topic, p, nodes[0], d, ds[0])
 				}
 			}
 			return
@@ -553,5 +602,179 @@ func TestClusterRollingRestart(t *testing.T) {
 		if got[v] != at {
 			t.Errorf("record %s acknowledged at %v, read at %v", v, at, got[v])
 		}
+	}
+}
+
+// addNode starts one more node, not among the seeds: it joins the
+// cluster they formed. It returns the node's index.
+func (c *testCluster) addNode(ctx context.Context) int {
+	c.t.Helper()
+	i := len(c.brokers)
+	c.dirs = append(c.dirs, filepath.Join(filepath.Dir(c.dirs[0]), "node"+strconv.Itoa(i)))
+	c.rpc = append(c.rpc, freeAddr(c.t))
+	c.kafka = append(c.kafka, freeAddr(c.t))
+	c.brokers = append(c.brokers, nil)
+	c.seeds = c.rpc[:3]
+	c.restart(i)
+	return i
+}
+
+// TestClusterJoin: a fourth node, not among the seeds, joins the formed
+// cluster through them; new topics place replicas on it, it serves them,
+// and after a restart it rejoins with its identity.
+func TestClusterJoin(t *testing.T) {
+	c := startCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	joined := c.addNode(ctx)
+	cl := c.client(kgo.MetadataMinAge(100 * time.Millisecond))
+	adm := kadm.NewClient(cl)
+	if res, err := adm.CreateTopics(ctx, 4, 1, nil, "spread"); err != nil || res.Error() != nil {
+		t.Fatalf("create: %v %v", err, res.Error())
+	}
+	md, err := adm.Metadata(ctx, "spread")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(md.Brokers) != 4 {
+		t.Fatalf("metadata lists %d brokers, want 4", len(md.Brokers))
+	}
+	onNew := false
+	for _, p := range md.Topics["spread"].Partitions {
+		onNew = onNew || slices.Contains(p.Replicas, int32(joined))
+	}
+	if !onNew {
+		t.Fatalf("no partition of a new topic placed on the joined node: %v", md.Topics["spread"].Partitions)
+	}
+	const n = 200
+	produceN(ctx, t, cl, "spread", 0, n)
+	c.stop(joined)
+	c.restart(joined)
+	produceN(ctx, t, cl, "spread", n, n)
+	if seen := consumeAll(ctx, t, c, "spread", 2*n); len(seen) != 2*n {
+		t.Fatalf("read %d distinct records, want %d", len(seen), 2*n)
+	}
+}
+
+// TestClusterReassign moves a partition's replicas from nodes {0,1,2} to
+// {3,1,2} under writes (AlterPartitionReassignments): the move
+// completes, the new replica holds the same log, node 0 drops its copy,
+// and every record is still there.
+func TestClusterReassign(t *testing.T) {
+	c := startCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	added := c.addNode(ctx)
+	cl := c.client(kgo.MetadataMinAge(100*time.Millisecond), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	adm := kadm.NewClient(cl)
+	creq := kmsg.NewPtrCreateTopicsRequest()
+	ct := kmsg.NewCreateTopicsRequestTopic()
+	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = "moving", -1, -1
+	ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+	ra.Partition, ra.Replicas = 0, []int32{0, 1, 2}
+	ct.ReplicaAssignment = append(ct.ReplicaAssignment, ra)
+	creq.Topics = append(creq.Topics, ct)
+	creq.TimeoutMillis = 30000
+	cresp, err := creq.RequestWith(ctx, cl)
+	if err != nil || cresp.Topics[0].ErrorCode != 0 {
+		t.Fatalf("create: %v %v", err, kerr.ErrorForCode(cresp.Topics[0].ErrorCode))
+	}
+	const n = 200
+	produceN(ctx, t, cl, "moving", 0, n)
+	req := kadm.AlterPartitionAssignmentsReq{}
+	req.Assign("moving", 0, []int32{int32(added), 1, 2})
+	res, err := adm.AlterPartitionAssignments(ctx, req)
+	if err != nil {
+		t.Fatalf("alter: %v", err)
+	}
+	if e := res["moving"][0].Err; e != nil {
+		t.Fatalf("alter: %v", e)
+	}
+	produceN(ctx, t, cl, "moving", n, n)
+	for {
+		md, err := adm.Metadata(ctx, "moving")
+		lr, lerr := adm.ListPartitionReassignments(ctx, nil)
+		if err == nil && lerr == nil {
+			p := md.Topics["moving"].Partitions[0]
+			if len(lr) == 0 && slices.Equal(p.Replicas, []int32{int32(added), 1, 2}) {
+				break
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("move never completed: %v %v %v", md.Topics["moving"].Partitions[0], lr, errors.Join(err, lerr))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	produceN(ctx, t, cl, "moving", 2*n, n)
+	if seen := consumeAll(ctx, t, c, "moving", 3*n); len(seen) != 3*n {
+		t.Fatalf("read %d distinct records, want %d", len(seen), 3*n)
+	}
+	c.sameReplicasOn(ctx, "moving", 0, []int{added, 1, 2})
+	// Node 0 removes its replica once the move is complete.
+	for {
+		if _, err := c.digest(c.brokers[0], "moving", 0, -1); err != nil && strings.Contains(err.Error(), "404") {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("node 0 still hosts the partition it was moved off")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestClusterDecommission drains node 0 of a 4-node cluster through the
+// admin API: every replica it held moves to another node, the progress
+// endpoint says so, and the data is all still readable.
+func TestClusterDecommission(t *testing.T) {
+	c := startCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	c.addNode(ctx)
+	cl := c.client(kgo.MetadataMinAge(100 * time.Millisecond))
+	adm := kadm.NewClient(cl)
+	if res, err := adm.CreateTopics(ctx, 4, 3, nil, "drain"); err != nil || res.Error() != nil {
+		t.Fatalf("create: %v %v", err, res.Error())
+	}
+	const n = 300
+	produceN(ctx, t, cl, "drain", 0, n)
+	type progress struct {
+		Draining  bool `json:"draining"`
+		Finished  bool `json:"finished"`
+		Remaining int  `json:"partitions_remaining"`
+	}
+	call := func(method string) progress {
+		t.Helper()
+		code, body := adminDo(t, c.brokers[1], method, "/v1/brokers/0/decommission", "")
+		if code != http.StatusOK {
+			t.Fatalf("%s decommission: %d %s", method, code, body)
+		}
+		var p progress
+		if err := json.Unmarshal(body, &p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if p := call(http.MethodPut); !p.Draining || p.Remaining == 0 {
+		t.Fatalf("after PUT: %+v, want draining with partitions remaining", p)
+	}
+	for p := call(http.MethodGet); !p.Finished; p = call(http.MethodGet) {
+		if ctx.Err() != nil {
+			t.Fatalf("decommission never finished: %+v", p)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	md, err := adm.Metadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, td := range md.Topics {
+		for _, p := range td.Partitions {
+			if slices.Contains(p.Replicas, 0) {
+				t.Errorf("%s/%d still has a replica on the decommissioned node: %v", td.Topic, p.Partition, p.Replicas)
+			}
+		}
+	}
+	if seen := consumeAll(ctx, t, c, "drain", n); len(seen) != n {
+		t.Fatalf("read %d distinct records, want %d", len(seen), n)
 	}
 }

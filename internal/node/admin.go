@@ -94,6 +94,7 @@ func (n *Node) adminHandler() http.Handler {
 		d, err := n.ReplicaDigest(r.PathValue("topic"), p, model.Offset(upto))
 		writeResult(w, d, err, "replica of partition "+what)
 	})
+	n.registerDecommission(mux)
 	mux.HandleFunc("GET /v1/node_config", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, n.NodeConfigSnapshot())
 	})

@@ -36,7 +36,9 @@ import (
 // dir of another cluster is refused by every peer's handshake.
 
 // clusterMode reports whether the node runs with peers.
-func (n *Node) clusterMode() bool { return len(n.meta.Voters) > 1 || len(n.cfg.Seeds) > 0 }
+func (n *Node) clusterMode() bool {
+	return len(n.meta.Voters) > 1 || n.meta.Joined || len(n.cfg.Seeds) > 0
+}
 
 // startTransport starts the rpc transport (cluster mode only).
 func (n *Node) startTransport() error {
@@ -49,7 +51,8 @@ func (n *Node) startTransport() error {
 	if err != nil {
 		return fmt.Errorf("node: rpc: %w", err)
 	}
-	for m, h := range map[rpc.Method]rpc.Handler{methodBrokerKnown: n.handleBrokerKnown, methodElectPreferred: n.handleElectPreferred} {
+	for m, h := range map[rpc.Method]rpc.Handler{methodBrokerKnown: n.handleBrokerKnown, methodElectPreferred: n.handleElectPreferred,
+		methodJoin: n.handleJoin, methodAddLearner: n.handleAddLearner} {
 		if err := t.Handle(m, h); err != nil {
 			return err
 		}
@@ -223,6 +226,17 @@ func (n *Node) form(ctx context.Context) error {
 		if len(ids) == len(seeds) {
 			break
 		}
+		// This node always answers its own probe: if it is not among the
+		// seeds that answered, it is not a founder; it joins once a seed
+		// has formed the cluster.
+		self, formed := false, false
+		for _, id := range ids {
+			self = self || id.NodeID == n.cfg.NodeID
+			formed = formed || id.ClusterID != ""
+		}
+		if !self && formed && len(ids) > 0 {
+			return n.join(ctx, ids)
+		}
 		if time.Since(lastLog) > 5*time.Second {
 			n.log.Info("waiting for every seed to answer before forming the cluster",
 				"answered", len(ids), "seeds", len(seeds), "last_error", lastErr)
@@ -249,7 +263,7 @@ func (n *Node) form(ctx context.Context) error {
 		founders = append(founders, strconv.Itoa(int(id.NodeID))+"@"+addr)
 	}
 	if !self {
-		return fmt.Errorf("node: node %d is not one of the seeds %s: joining a formed cluster through a seed is not supported yet; list every node among the seeds", n.cfg.NodeID, strings.Join(seeds, ","))
+		return n.join(ctx, ids)
 	}
 	slices.Sort(founders)
 	sum := sha256.Sum256([]byte(strings.Join(founders, ",")))

@@ -47,6 +47,10 @@ type controller struct {
 	idMu    sync.Mutex
 	nextID  int64
 	idsLeft int64
+
+	prefState
+	// moves wakes the reassignment driver after a tables change.
+	moves chan struct{}
 }
 
 type applied struct {
@@ -56,7 +60,7 @@ type applied struct {
 
 func startController(ctx context.Context, n *Node) (*controller, error) {
 	c := &controller{n: n, state: cluster.NewState(), waiting: make(map[uint64]chan applied),
-		changed: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		changed: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), moves: make(chan struct{}, 1),
 		reconciled: make(chan struct{})}
 	// Nonces are unique across the cluster: the node id, then a counter
 	// from the clock (apply on every node matches them).
@@ -65,7 +69,7 @@ func startController(ctx context.Context, n *Node) (*controller, error) {
 	var err error
 	if err2 := n.rt.InvokeOn(ctx, 0, func(*shard.Shard) {
 		c.replica, err = n.shards[0].Open(partition.Config{Key: controllerKey, Node: n.cfg.NodeID,
-			Peers: n.meta.Voters, Kind: partition.KindMeta, Apply: c.apply, Logger: n.log.With("group", "controller")})
+			Peers: n.meta.Voters, Join: n.meta.Joined, Kind: partition.KindMeta, Apply: c.apply, Logger: n.log.With("group", "controller")})
 	}); err2 != nil {
 		return nil, err2
 	}
@@ -180,6 +184,10 @@ func (c *controller) reconcile() {
 		t := c.tables.Load()
 		c.n.setPeers(t)
 		c.reconcileTo(t)
+		select {
+		case c.moves <- struct{}{}:
+		default:
+		}
 		c.mu.Lock()
 		c.recVersion = t.Version()
 		close(c.reconciled)
@@ -193,22 +201,35 @@ func (c *controller) reconcileTo(t *cluster.Tables) {
 	want := make(map[model.PartitionKey]bool, t.PartitionCount())
 	for _, tp := range t.Topics() {
 		for _, p := range tp.Partitions {
-			if !hosts(p.Replicas, n.cfg.NodeID) {
+			inReplicas, inTarget := hosts(p.Replicas, n.cfg.NodeID), hosts(p.Target, n.cfg.NodeID)
+			if !inReplicas && !inTarget {
 				continue
 			}
 			key := model.PartitionKey{Topic: tp.ID, Partition: p.ID}
 			want[key] = true
-			if _, ok := n.replicas.Load(key); ok {
+			if v, ok := n.replicas.Load(key); ok {
+				c.setPreferred(key, v.(*partition.Replica), preferredOf(p))
 				continue
 			}
+			// The first replicas of a partition bootstrap its group; a
+			// replica added by a reassignment (or any after one) joins
+			// the running group and learns its configuration from the
+			// leader's log.
 			peers := append([]model.NodeID(nil), p.Replicas...)
+			join := !inReplicas || p.Moved
+			if !inReplicas {
+				peers = append([]model.NodeID(nil), p.Target...)
+			}
 			var r *partition.Replica
 			var err error
 			group := groupOf(tp, p.ID)
 			n.groups2keys.Store(group, key)
 			ierr := n.rt.InvokeOn(context.Background(), n.shardOf(key), func(s *shard.Shard) {
 				r, err = n.shards[s.ID()].Open(partition.Config{Key: key, Group: group, Node: n.cfg.NodeID, Peers: peers,
-					Logger: n.log.With("topic", tp.Name, "partition", p.ID)})
+					Join: join, Logger: n.log.With("topic", tp.Name, "partition", p.ID)})
+				if err == nil {
+					r.SetPreferred(preferredOf(p))
+				}
 				if err == nil {
 					r.SetSegmentLimits(tp.Config.SegmentBytes, time.Duration(tp.Config.SegmentMs)*time.Millisecond)
 				}

@@ -127,6 +127,9 @@ type nodeMeta struct {
 	// by a node that formed a cluster with peers.
 	NodeID model.NodeID   `json:"node_id,omitempty"`
 	Voters []model.NodeID `json:"controller_voters,omitempty"`
+	// Joined: the node joined a formed cluster (a learner of the
+	// controller group) rather than founding it.
+	Joined bool `json:"joined,omitempty"`
 }
 
 // defaultJournalBytes is a shard's journal ring unless configured: four
@@ -224,6 +227,10 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.ctrlUp.Store(n.ctrl)
+	if n.transport != nil {
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); n.driveReassignments(n.stopTicks, n.ctrl.moves) }()
+	}
 	n.groups = newGroups(n)
 	if err := n.groups.start(ctx); err != nil {
 		return nil, err
@@ -267,7 +274,7 @@ func (n *Node) loadMeta() error {
 		case len(n.meta.Voters) == 0 && len(n.cfg.Seeds) > 0:
 			return fmt.Errorf("node: data directory %s belongs to the single-node cluster %q: it cannot join the cluster of --seeds; start it without seeds, or give this node an empty data directory",
 				n.cfg.DataDir, n.meta.ClusterID)
-		case len(n.meta.Voters) > 0 && n.meta.NodeID != n.cfg.NodeID:
+		case (len(n.meta.Voters) > 0 || n.meta.Joined) && n.meta.NodeID != n.cfg.NodeID:
 			return fmt.Errorf("node: data directory %s is node %d's of cluster %q, not node %d's: start it with --node-id %d",
 				n.cfg.DataDir, n.meta.NodeID, n.meta.ClusterID, n.cfg.NodeID, n.meta.NodeID)
 		}

@@ -183,3 +183,30 @@ func (r *Replica) SetVoters(target []model.NodeID) error {
 // SetPreferred names the replica placement wants as leader (the first of
 // the partition's replicas after a reassignment).
 func (r *Replica) SetPreferred(n model.NodeID) { r.preferred = n }
+
+// AddLearner proposes adding node as a learner of the group (it receives
+// the log and applies it, never votes). The leader only; a member already
+// is left as it is.
+func (r *Replica) AddLearner(n model.NodeID) error {
+	if err := r.usable(); err != nil {
+		return err
+	}
+	if slices.Contains(r.cfg.Peers, n) {
+		return nil
+	}
+	if _, joint := r.Voters(); joint {
+		return ErrConfChangePending
+	}
+	id := raftID(n)
+	r.wake()
+	cc := &pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{{Type: pb.ConfChangeAddLearnerNode.Enum(), NodeId: &id}}}
+	if err := r.rn.ProposeConfChange(cc); err != nil {
+		return r.proposeErr(err)
+	}
+	r.markDirty()
+	return nil
+}
+
+// Members lists every node of the group's configuration (voters,
+// outgoing voters, learners).
+func (r *Replica) Members() []model.NodeID { return slices.Clone(r.cfg.Peers) }

@@ -236,6 +236,10 @@ func (m *Manager) takeReady() {
 					return
 				}
 			}
+			if err := r.maybeCampaign(); err != nil {
+				m.fail(fmt.Errorf("partition %s: %w", r.cfg.Key, err))
+				return
+			}
 		}
 	}
 }

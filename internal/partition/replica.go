@@ -58,7 +58,7 @@ type Config struct {
 	// Join: this replica is being added to a running group; it starts
 	// with no configuration and learns it from the leader's log.
 	Join bool
-	Kind  Kind
+	Kind Kind
 	// Apply receives the committed entries of a KindMeta group in order,
 	// on the shard. Data entries of a KindData group never reach it.
 	Apply func(index model.Index, data []byte)
@@ -136,6 +136,8 @@ type Replica struct {
 	confIndex model.Index
 	// preferred is the replica placement wants as leader.
 	preferred model.NodeID
+	// campaignAt: campaign once entries up to it are applied (0: no).
+	campaignAt model.Index
 
 	state atomic.Pointer[ReadState]
 }
@@ -200,7 +202,12 @@ func newReplica(m *Manager, cfg Config) (*Replica, error) {
 		r.conf, r.confIndex = cs, ci
 		r.cfg.Peers = members(cs)
 		r.rs.peers, r.rs.conf = r.cfg.Peers, cs
-	} else if cfg.Join {
+	}
+	// A new group's first members write its configuration as its first
+	// entries (raft's Bootstrap), so that a replica added later learns
+	// every member from the log; a joining replica starts with none.
+	fresh := !ok && !hsKnown && l.LastIndex() == 0
+	if fresh || (cfg.Join && !ok) {
 		r.rs.conf = &pb.ConfState{}
 	}
 	if last := m.lastConfAppended(cfg.Key); last > ci && uint64(last) <= applied {
@@ -247,6 +254,15 @@ func newReplica(m *Manager, cfg Config) (*Replica, error) {
 		return nil, fmt.Errorf("partition %s: raft: %w", cfg.Key, err)
 	}
 	r.rn = rn
+	if fresh && !cfg.Join {
+		peers := make([]raft.Peer, 0, len(r.cfg.Peers))
+		for _, p := range r.cfg.Peers {
+			peers = append(peers, raft.Peer{ID: raftID(p)})
+		}
+		if err := rn.Bootstrap(peers); err != nil {
+			return nil, fmt.Errorf("partition %s: bootstrap: %w", cfg.Key, err)
+		}
+	}
 	if cfg.Kind == KindData {
 		if err := r.loadProducers(); err != nil {
 			return nil, fmt.Errorf("partition %s: producer state: %w", cfg.Key, err)
@@ -262,9 +278,12 @@ func newReplica(m *Manager, cfg Config) (*Replica, error) {
 	if !cfg.Join && (len(peers) == 1 && peers[0] == cfg.Node || !hsKnown && peers[0] == cfg.Node) {
 		// A group of one elects itself; a new group's first (preferred)
 		// replica campaigns at once rather than after an election
-		// timeout (campaigning is always safe).
-		if err := rn.Campaign(); err != nil {
-			return nil, fmt.Errorf("partition %s: campaign: %w", cfg.Key, err)
+		// timeout (campaigning is always safe). Raft refuses while
+		// configuration entries are unapplied (a new group's first
+		// ones): then it campaigns once they are (handleReady).
+		r.campaignAt = max(model.Index(len(peers)), hs.Commit, 1)
+		if !fresh {
+			r.campaignAt = max(hs.Commit, 1)
 		}
 	}
 	r.wake() // a group with peers ticks until it has a leader and goes idle
@@ -445,6 +464,20 @@ func (r *Replica) handleReady() error {
 			r.m.queue(r, m)
 		}
 	}
+	return r.maybeCampaign()
+}
+
+// maybeCampaign campaigns once the entries up to campaignAt are applied
+// (raft refuses while committed configuration entries are not).
+func (r *Replica) maybeCampaign() error {
+	if r.campaignAt == 0 || r.rn.BasicStatus().Applied < uint64(r.campaignAt) {
+		return nil
+	}
+	r.campaignAt = 0
+	if err := r.rn.Campaign(); err != nil {
+		return fmt.Errorf("campaign: %w", err)
+	}
+	r.markDirty()
 	return nil
 }
 
