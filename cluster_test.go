@@ -282,6 +282,11 @@ func TestClusterFailover(t *testing.T) {
 	}
 	produce(0, 100)
 	old := leaderOf(ctx, t, cl, "failover", 0)
+	md, err := adm.Metadata(ctx, "failover")
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstEpoch := md.Topics["failover"].Partitions[0].LeaderEpoch
 	t0 := time.Now()
 	c.stop(int(old))
 	stopped := time.Since(t0)
@@ -293,6 +298,34 @@ func TestClusterFailover(t *testing.T) {
 		if now := leaderOf(ctx, t, cl, "failover", 0); now == old {
 			t.Fatalf("leader still node %d a second after it stopped", old)
 		}
+	}
+	// Metadata leaves the stopped broker out once its peers notice.
+	for {
+		md, err := kadm.NewClient(cl).Metadata(ctx)
+		if err == nil && len(md.Brokers) == 2 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("metadata still lists %d brokers with node %d stopped", len(md.Brokers), old)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// OffsetForLeaderEpoch on the new leader: the old epoch ends where
+	// the new leader's first batch begins (offset 100).
+	oreq := kmsg.NewPtrOffsetForLeaderEpochRequest()
+	ot := kmsg.NewOffsetForLeaderEpochRequestTopic()
+	ot.Topic = "failover"
+	op := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+	op.Partition, op.CurrentLeaderEpoch, op.LeaderEpoch = 0, -1, firstEpoch
+	ot.Partitions = append(ot.Partitions, op)
+	oreq.Topics = append(oreq.Topics, ot)
+	oresp, err := oreq.RequestWith(ctx, cl.Broker(int(leaderOf(ctx, t, cl, "failover", 0))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rp := oresp.Topics[0].Partitions[0]; rp.ErrorCode != 0 || rp.EndOffset != 100 || rp.LeaderEpoch != firstEpoch {
+		t.Fatalf("OffsetForLeaderEpoch(%d) after the failover: epoch %d end %d (%v), want epoch %d end 100",
+			firstEpoch, rp.LeaderEpoch, rp.EndOffset, kerr.ErrorForCode(rp.ErrorCode), firstEpoch)
 	}
 	c.restart(int(old))
 	produce(200, 100)
@@ -776,5 +809,40 @@ func TestClusterDecommission(t *testing.T) {
 	}
 	if seen := consumeAll(ctx, t, c, "drain", n); len(seen) != n {
 		t.Fatalf("read %d distinct records, want %d", len(seen), n)
+	}
+}
+
+// TestClusterFiveNodes: five nodes; topics get three replicas
+// (min(3, brokers)) with preferred leaders spread over all five; writes
+// go on, and nothing is lost, when a node stops.
+func TestClusterFiveNodes(t *testing.T) {
+	c := startCluster(t, 5)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	cl := c.client(kgo.MetadataMinAge(100 * time.Millisecond))
+	adm := kadm.NewClient(cl)
+	if res, err := adm.CreateTopics(ctx, 5, -1, nil, "five"); err != nil || res.Error() != nil {
+		t.Fatalf("create: %v %v", err, res.Error())
+	}
+	md, err := adm.Metadata(ctx, "five")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leads := map[int32]int{}
+	for _, p := range md.Topics["five"].Partitions {
+		if len(p.Replicas) != 3 {
+			t.Fatalf("partition %d has %d replicas, want 3 (min(3, brokers))", p.Partition, len(p.Replicas))
+		}
+		leads[p.Replicas[0]]++
+	}
+	if len(leads) != 5 {
+		t.Errorf("preferred leaders not spread over the 5 nodes: %v", leads)
+	}
+	const n = 500
+	produceN(ctx, t, cl, "five", 0, n)
+	c.stop(4)
+	produceN(ctx, t, cl, "five", n, n)
+	if seen := consumeAll(ctx, t, c, "five", 2*n); len(seen) != 2*n {
+		t.Fatalf("read %d distinct records, want %d", len(seen), 2*n)
 	}
 }

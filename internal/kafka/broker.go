@@ -31,6 +31,8 @@ type Broker interface {
 	// Leadership is who leads a partition as far as this node knows,
 	// hosted here or not (Metadata, leader hints in errors).
 	Leadership(key model.PartitionKey) Leadership
+	// Live reports whether a registered broker answers (this node: always).
+	Live(id model.NodeID) bool
 	// ElectPreferred moves each partition's leadership to its preferred
 	// replica and waits for it (ElectLeaders): nil,
 	// partition.ErrElectionNotNeeded, ErrPreferredUnavailable or

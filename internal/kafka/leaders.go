@@ -64,12 +64,15 @@ func brokerEndpoint(b Broker, tables *cluster.Tables, id model.NodeID) (endpoint
 	return e, true
 }
 
-// brokerEndpoints lists every registered broker, and this node, sorted by
-// id.
+// brokerEndpoints lists every registered broker that is alive, and this
+// node, sorted by id: as Kafka, Metadata leaves out brokers that are down
+// (clients would keep dialing them).
 func brokerEndpoints(b Broker, tables *cluster.Tables) []endpoint {
 	ids := make([]model.NodeID, 0, 8)
 	for _, reg := range tables.Brokers() {
-		ids = append(ids, reg.NodeID)
+		if b.Live(reg.NodeID) {
+			ids = append(ids, reg.NodeID)
+		}
 	}
 	if self := model.NodeID(b.NodeID()); !slices.Contains(ids, self) {
 		ids = append(ids, self)

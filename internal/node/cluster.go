@@ -429,3 +429,12 @@ func (n *Node) handleBrokerKnown(_ context.Context, _ model.NodeID, req []byte) 
 	}
 	return []byte{0}, nil
 }
+
+// Live implements kafka.Broker: whether a peer answers the node-level
+// heartbeat (always true on a cluster of one, and for this node).
+func (n *Node) Live(id model.NodeID) bool {
+	if n.transport == nil || id == n.cfg.NodeID {
+		return true
+	}
+	return n.transport.Live(id)
+}
