@@ -22,6 +22,7 @@ package kafka
 
 import (
 	"context"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -103,7 +104,13 @@ func metadataTopic(b Broker, tables *cluster.Tables, tp *cluster.Topic) kmsg.Met
 		mp := &mt.Partitions[i]
 		mp.Default()
 		mp.Partition = int32(p.ID)
+		// During a move, Kafka lists current and target replicas.
 		mp.Replicas = nodeIDs(p.Replicas)
+		for _, id := range p.Target {
+			if !slices.Contains(p.Replicas, id) {
+				mp.Replicas = append(mp.Replicas, int32(id))
+			}
+		}
 		mp.OfflineReplicas = []int32{}
 		l := b.Leadership(model.PartitionKey{Topic: tp.ID, Partition: p.ID})
 		mp.LeaderEpoch = l.Epoch

@@ -93,7 +93,7 @@ func (f *fakeBroker) Producers(_ context.Context, key model.PartitionKey) ([]par
 func (f *fakeBroker) ElectPreferred(_ context.Context, keys []model.PartitionKey) []error {
 	return make([]error, len(keys))
 }
-func (f *fakeBroker) Live(model.NodeID) bool { return true }
+func (f *fakeBroker) Live(model.NodeID) bool                           { return true }
 func (f *fakeBroker) PartitionBytes(model.PartitionKey) (int64, error) { return 0, nil }
 
 func (f *fakeBroker) touch(key model.PartitionKey) {
