@@ -46,6 +46,15 @@
 //	unseen-final             info      info sends no reader ever saw (a figure)
 //	linearizable             safety    the lin topic has no linearization as a log (porcupine; see
 //	                                   lin.go); out of budget is Inconclusive, neither pass nor fail
+//	minority-ack             safety    a send straight to a node (op.Node: the workload's probes),
+//	                                   invoked after Input.Faults cut that node off from the majority
+//	                                   and answered before the heal, was acknowledged (G10)
+//	replica-divergence       safety    Input.Replicas: a replica did not answer, or the replicas of a
+//	                                   partition disagree on the high watermark or on the digest
+//	                                   (CRC-32C of the batches) below it (G12, invariant 2)
+//	liveness                 liveness  figures (Figures): per fault, fault in place → every partition's
+//	                                   first ack invoked after it (unavailability), heal → the same
+//	                                   (recovery); fails only past Input.Targets
 //
 // "Known offset" for poll-skip is any offset the final read or any reader
 // holds, so gaps in offsets (none today) are not skips. Leader epoch 0 on a
@@ -55,6 +64,13 @@
 //
 // Every Result's Name is the check's name in CHAOS.md; All runs them in the
 // order above; Examples hold at most 8 anomalies, each naming the partition,
-// offset and value involved. A Safety result fails when Count > 0; Liveness
-// and Informational results always pass (their figure is in Count/Detail).
+// offset and value involved. A Safety result fails when Count > 0, so does
+// a Liveness result (Count is then the targets missed; with no target it
+// is 0); Informational results always pass (their figure is in
+// Count/Detail).
+//
+// Fault spans and replica digests come from outside the history:
+// cmd/petrel-chaos builds Input.Faults from the nemesis's fault log (same
+// clock origin) and Input.Replicas from every node's digest endpoint
+// (GET /v1/debug/partitions/kafka/{topic}/{p}/digest) after the final read.
 package check

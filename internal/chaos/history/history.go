@@ -66,6 +66,10 @@ type Op struct {
 	Records     []Rec  `json:"recs,omitempty"`     // poll / read ok
 	Err         string `json:"err,omitempty"`      // fail / info: the error text
 	DataLoss    bool   `json:"loss,omitempty"`     // poll: franz-go reported ErrDataLoss
+	// Node: a send sent straight to one broker (not routed by the
+	// client's metadata): that broker's node id, which answered it. nil
+	// for the clients' routed sends.
+	Node *int32 `json:"node,omitempty"`
 }
 
 // TP names one partition of one topic.

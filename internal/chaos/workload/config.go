@@ -24,8 +24,12 @@ type Config struct {
 	Seed   uint64
 	Logger *slog.Logger
 
-	Partitions    int32         // topic chaos (default 6)
-	Replication   int16         // default 1 (one node today)
+	Partitions  int32 // topic chaos (default 6)
+	Replication int16 // default 1; 3 on a cluster of 3 or more
+	// ProbeNodes are the node ids probed straight (one prober each, a
+	// direct produce every ProbeEvery; see probe.go): the minority-ack
+	// check's evidence. Empty: no probes (one node).
+	ProbeNodes    []int32
 	Producers     int           // idempotent producers (default 3), plus one non-idempotent
 	Rate          int           // records/s over every producer (default 300)
 	ValueMin      int           // bytes (default 100)

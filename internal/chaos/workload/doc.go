@@ -26,6 +26,11 @@
 //	list-offsets 1 poller: earliest and latest of every chaos partition
 //	lin          2 processes on topic lin (1 partition), LinRate ops/s in all:
 //	             sequential sends and ListOffsets for the linearizability check
+//	probes       1 per node of ProbeNodes (a cluster): one-record acks=all
+//	             produces sent straight to that node (not routed), every
+//	             ProbeEvery, to the chaos partitions in turn; non-idempotent
+//	             sends of producer "n<id>.probe" whose ops carry Node, so the
+//	             minority-ack check knows which node answered
 //
 // # Outcomes
 //

@@ -92,6 +92,10 @@ func (w *Workload) Run(ctx context.Context) {
 		l := &lin{w: w, proc: next(), rng: rand.New(rand.NewPCG(w.cfg.Seed, uint64(1000+i)))}
 		wg.Go(func() { l.run(ctx, max(w.cfg.LinRate/2, 1)) })
 	}
+	for _, n := range w.cfg.ProbeNodes {
+		pb := &prober{w: w, proc: next(), node: n}
+		wg.Go(func() { pb.run(ctx) })
+	}
 	wg.Wait()
 }
 
