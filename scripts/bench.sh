@@ -13,15 +13,15 @@
 #   3. petrel3 (unless BENCH_CLUSTER=0; needs petrel): a 3-node cluster of
 #      `petrel serve` processes on this machine (same disk and cores; data
 #      under WORK; Kafka on BENCH_PORT+20..22, admin +30..32, rpc +40..42):
-#        produce 1 KiB acks=all closed-loop on 1 and 12 partitions (RF 3)
-#        and open-loop at 10 MB/s on 1 partition (RF 3), as for the single
-#        node; then BENCH_FAILOVER_ROUNDS (default 5) failover rounds
+#        first BENCH_FAILOVER_ROUNDS (default 5) failover rounds
 #        (`petrel-bench failover`): under an acks=all producer on a
 #        1-partition RF 3 topic, kill -9 the partition's leader (from
 #        Metadata; only a PID this script started), time kill → first
 #        acknowledged write, restart the node and wait for it to be ready.
 #        Rounds stop once BENCH_FAILOVER_BUDGET seconds (default 150) have
-#        passed. Ratios to the single node of the same run: cluster3_p1,
+#        passed. Then produce 1 KiB acks=all closed-loop on 1 and 12
+#        partitions (RF 3) and open-loop at 10 MB/s on 1 partition (RF 3),
+#        as for the single node. Ratios to the single node of the same run: cluster3_p1,
 #        cluster3_p12 (goal ≥ 0.3), cluster3_p50_ratio, cluster3_p99_ratio;
 #        failover_p50_ms and failover_max_ms over the run's rounds.
 #        BENCH_CLUSTER_FLAGS (default "--shards 1") is added to each node's
@@ -128,9 +128,6 @@ cluster_run() {
 	done
 	for i in 0 1 2; do launch_node "$i" "$dir"; done
 	for i in 0 1 2; do wait_ready "$i" "$dir" || return 1; done
-	$B produce --brokers "$CBROKERS" --topic p1 --partitions 1 --replication-factor 3 --duration "${SECS}s" --json >"$f-p1.json" || true
-	$B produce --brokers "$CBROKERS" --topic p12 --partitions 12 --replication-factor 3 --duration "${SECS}s" --json >"$f-p12.json" || true
-	$B produce --brokers "$CBROKERS" --topic lat --partitions 1 --replication-factor 3 --rate 10000000 --duration "${SECS}s" --json >"$f-lat.json" || true
 	: >"$f-failover.json"
 	t0=$SECONDS
 	for r in $(seq 1 "$FAILOVER_ROUNDS"); do
@@ -147,6 +144,9 @@ cluster_run() {
 		launch_node "$node" "$dir"
 		wait_ready "$node" "$dir" || break
 	done
+	$B produce --brokers "$CBROKERS" --topic p1 --partitions 1 --replication-factor 3 --duration "${SECS}s" --json >"$f-p1.json" || true
+	$B produce --brokers "$CBROKERS" --topic p12 --partitions 12 --replication-factor 3 --duration "${SECS}s" --json >"$f-p12.json" || true
+	$B produce --brokers "$CBROKERS" --topic lat --partitions 1 --replication-factor 3 --rate 10000000 --duration "${SECS}s" --json >"$f-lat.json" || true
 	for i in 0 1 2; do stop_target "${CPID[$i]}"; done
 	CPID=()
 	[ -n "${BENCH_KEEP:-}" ] || rm -rf "$dir" # BENCH_KEEP keeps the node logs
