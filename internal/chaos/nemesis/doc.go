@@ -13,21 +13,35 @@
 //	    Hold      [2]time.Duration  // how long it stays injected: U(Hold[0], Hold[1])
 //	}
 //
-// Catalog builds every fault of CHAOS.md §2.4 for a cluster. On one node the
-// process faults work today: kill (SIGKILL, restart after U(0,3) s),
-// kill-all, terminate (SIGTERM, clean exit ≤ 30 s or the fault fails),
-// pause (SIGSTOP U(2,8) s, SIGCONT) and truncate-tail (SIGKILL, cut the
-// active segment mid-batch inside the journal-covered tail, restart: the
-// broker must repair it from its journal, see package diskfault). With
-// the FUSE disk layers of package diskfault under the nodes' data
-// directories (Disks; root and /dev/fuse), the disk faults work too:
-// power-fail (SIGKILL one node, drop everything its disk had not synced,
-// restart), power-fail-all (every node at once), slow-disk (U(5,50) ms on
-// every write and fsync of one node, U(5,20) s) and eio-fsync (fsync
-// fails with EIO, then writes do, U(5,15) s; heal: SIGKILL, drop what was
-// not synced, clear the errors, restart). The network faults need the
-// cluster issue and root + nftables, disk-full a data dir small enough to
-// fill: their Available says so and they are skipped with that reason.
+// Catalog builds the faults of CHAOS.md §2.4 that need no cluster: kill
+// (SIGKILL a random node, restart after U(0,3) s), kill-all, terminate
+// (SIGTERM, clean exit ≤ 30 s or the fault fails; a node hands its
+// leaderships over first), pause (SIGSTOP U(2,8) s, SIGCONT) and
+// truncate-tail (SIGKILL, cut the active segment mid-batch inside the
+// journal-covered tail, restart: the broker must repair it from its
+// journal, see package diskfault). With the FUSE disk layers of package
+// diskfault under the nodes' data directories (Disks; root and /dev/fuse),
+// the disk faults work too: power-fail (SIGKILL one node, drop everything
+// its disk had not synced, restart), power-fail-all (every node at once),
+// slow-disk (U(5,50) ms on every write and fsync of one node, U(5,20) s)
+// and eio-fsync (fsync fails with EIO, then writes do, U(5,15) s; heal:
+// SIGKILL, drop what was not synced, clear the errors, restart).
+//
+// ClusterFaults (clusterfaults.go) adds the faults of a cluster of 3 or
+// more nodes, targets found through Metadata: kill-leader and
+// kill-follower of a random partition, leader-transfer-storm (every 2 s a
+// partition's leader is SIGTERMed, restarted, and the preferred leaders
+// elected back through ElectLeaders) and, in netns mode (a
+// netfault.Net, nodes on their own hosts), isolate (a partition's leader
+// cut from the other nodes; clients still reach it), isolate-follower,
+// majority-minority (the controller alone | the two others), bridge,
+// one-way, lossy-link (30 %) and isolate-client-leader. A cut that leaves
+// a node alone logs a "minority" event naming it; Spans turns the log
+// into fault windows for the minority-ack and liveness checks. On one
+// node those are unavailable (ErrNeedsCluster), in loopback mode the
+// network ones (ErrNeedsNetns); slow-net (needs a delay proxy) and
+// disk-full (a data dir small enough to fill) are always skipped with
+// their reason, never faked.
 //
 // Failpoints (crashpoints.go, brokers built with -tags failpoints):
 // CrashPoints arms a random crash point (CrashPointNames) "N*off->1*panic"
@@ -44,7 +58,9 @@
 //	|-- warm-up --|-- inject U(hold) --|heal|-- gap U(5,10) s --|-- inject … --| … end
 //
 // Plan(seed, …) lays out the cycles until the duration ends; a cycle is
-// "no fault" with probability 1/6. Smoke(…) is the fixed CI sequence. Run
+// "no fault" with probability 1/6. Smoke(…) is the fixed CI sequence on
+// one node, ClusterSmoke(…) the short one on a cluster (kill-leader, then
+// isolate in netns mode). Run
 // executes a plan: for each step it waits until the step's start, injects,
 // holds, heals, and records each event. A failed inject or heal is a
 // finding (e.g. a terminate past 30 s, a node that does not come back),
@@ -57,6 +73,7 @@
 //	{"ns":16530000000,"ev":"heal","fault":"kill","node":0}
 //	{"ns":17310044210,"ev":"healed","fault":"kill","node":0}
 //	{"ns":29000000000,"ev":"none"}                      a no-fault cycle
+//	{"ns":…,"ev":"minority","fault":"isolate","node":2}  node 2 cut off from every other node
 //	{"ns":…,"ev":"error","fault":"terminate","detail":"…no exit within…"}
 //
 // ns is monotonic nanoseconds since the run's origin (the same origin as

@@ -31,7 +31,8 @@ func (f Fault) Usable() bool { return f.Available == nil || f.Available() == nil
 
 // Reasons why a fault cannot run yet; errors.Is-able.
 var (
-	ErrNeedsCluster   = errors.New("needs the cluster issue (3+ nodes) and internal/chaos/netfault (root + nftables in a network namespace): not built yet")
+	ErrNeedsCluster   = errors.New("needs a cluster of 3 or more nodes (petrel-chaos --nodes 3)")
+	ErrNeedsProxy     = errors.New("needs the userspace delay proxy of CHAOS.md §2.1 (no tc netem in this kernel): not built yet")
 	ErrNeedsFUSE      = errors.New("needs the FUSE disk layer of internal/chaos/diskfault")
 	ErrNeedsLoopExt4  = errors.New("needs a loop-mounted ext4 data dir small enough to fill, and a node's journal alone is 64 MiB zero-filled per shard (journal.DefaultFileSize, no setting to shrink it): not built yet")
 	ErrNeedsPeers     = errors.New("needs peers to repair from (the cluster issue): on one node a flipped sealed segment is unrecoverable by design")
@@ -40,8 +41,9 @@ var (
 
 func unavailable(err error) func() error { return func() error { return err } }
 
-// Catalog is every fault of CHAOS.md §2.4 for c, the unavailable ones
-// with their reason. rng picks target nodes; log receives detail events;
+// Catalog is every fault of CHAOS.md §2.4 for c that needs no cluster,
+// and the unavailable ones with their reason; ClusterFaults adds the
+// cluster's (WithFault). rng picks target nodes; log receives detail events;
 // disks are the nodes' FUSE layers (or why there are none) for the disk
 // faults.
 func Catalog(c *cluster.Cluster, rng *rand.Rand, log *Log, disks Disks) []Fault {
@@ -54,9 +56,7 @@ func Catalog(c *cluster.Cluster, rng *rand.Rand, log *Log, disks Disks) []Fault 
 		name string
 		err  error
 	}{
-		{"isolate", ErrNeedsCluster}, {"majority-minority", ErrNeedsCluster}, {"bridge", ErrNeedsCluster},
-		{"one-way", ErrNeedsCluster}, {"isolate-client-leader", ErrNeedsCluster}, {"lossy-link", ErrNeedsCluster},
-		{"slow-net", ErrNeedsCluster}, {"leader-transfer-storm", ErrNeedsCluster},
+		{"slow-net", ErrNeedsProxy},
 		{"disk-full", ErrNeedsLoopExt4}, {"bitflip", ErrNeedsPeers},
 		{"clock-skew", ErrNeedsFailpoint}, {"crash-points", ErrNeedsFailpoint},
 	} {

@@ -3,6 +3,7 @@ package nemesis
 import (
 	"encoding/json"
 	"io"
+	"math"
 	"sync"
 	"time"
 )
@@ -54,4 +55,46 @@ func (l *Log) Err() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.err
+}
+
+// Span is one injected fault as the log shows it (ns since the log's
+// origin): for the checks' fault windows.
+type Span struct {
+	Fault    string
+	Injected int64 // "injected"; the "inject" time when the injection failed (it may be half in place)
+	Heal     int64 // "heal"; MaxInt64 when the log has none
+	// Minority are the nodes a "minority" event named (cut off from
+	// every other node), from MinorityFrom on.
+	Minority     []int
+	MinorityFrom int64
+}
+
+// Spans pairs each inject with its heal. Events of one fault come in
+// order (one fault at a time): inject, [minority…], injected|error, heal,
+// healed|error.
+func Spans(events []Event) []Span {
+	var out []Span
+	cur := -1
+	for _, e := range events {
+		switch e.Ev {
+		case "inject":
+			out = append(out, Span{Fault: e.Fault, Injected: e.Time, Heal: math.MaxInt64})
+			cur = len(out) - 1
+		case "minority":
+			if cur >= 0 {
+				out[cur].Minority = append(out[cur].Minority, e.Node)
+				out[cur].MinorityFrom = e.Time
+			}
+		case "injected":
+			if cur >= 0 {
+				out[cur].Injected = e.Time
+			}
+		case "heal":
+			if cur >= 0 {
+				out[cur].Heal = e.Time
+				cur = -1
+			}
+		}
+	}
+	return out
 }

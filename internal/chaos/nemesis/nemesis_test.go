@@ -82,7 +82,7 @@ func TestSmoke(t *testing.T) {
 	if got := strings.Join(names, ","); got != "kill,pause" {
 		t.Fatalf("smoke steps %s", got)
 	}
-	if len(skipped) != 5 || !strings.Contains(skipped[0], "isolate: needs the cluster issue") {
+	if len(skipped) != 5 || !strings.Contains(skipped[0], "isolate: needs a cluster of 3 or more nodes") {
 		t.Fatalf("skipped %q", skipped)
 	}
 }
