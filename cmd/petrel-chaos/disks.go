@@ -13,10 +13,11 @@ import (
 
 // mountDisks puts each node's data directory on a lazy FUSE layer
 // (node-<i>/disk holds the real files) when the machine allows it; the
-// returned Disks say why not otherwise. unmount kills the nodes first (they
+// returned Disks say why not otherwise. allowOther opens the mounts to the
+// nodes' own groups (netns mode). unmount kills the nodes first (they
 // hold the mounts), then unmounts every layer, forcibly if need be, so no
 // mount outlives the run.
-func mountDisks(c *cluster.Cluster, want bool, logger *slog.Logger) (d nemesis.Disks, unmount func() error) {
+func mountDisks(c *cluster.Cluster, want, allowOther bool, logger *slog.Logger) (d nemesis.Disks, unmount func() error) {
 	unmount = func() error {
 		_ = c.Close()
 		var errs []error
@@ -35,7 +36,7 @@ func mountDisks(c *cluster.Cluster, want bool, logger *slog.Logger) (d nemesis.D
 	}
 	for _, n := range c.Nodes() {
 		l, err := diskfault.Mount(diskfault.Config{Dir: filepath.Join(n.Dir, "disk"), Mountpoint: n.DataDir,
-			Mode: diskfault.Mode{Lazy: true}, Logger: logger})
+			Mode: diskfault.Mode{Lazy: true}, AllowOther: allowOther, Logger: logger})
 		if err != nil {
 			d.Why = fmt.Errorf("node %d: %w", n.ID, err)
 			_ = unmount()

@@ -3,8 +3,10 @@
 // a seeded nemesis injects faults, heals, reads everything back, and runs
 // the checkers over the recorded history.
 //
-//	petrel-chaos --smoke                        # the fixed CI sequence, ≈1.5 min
+//	petrel-chaos --smoke                        # the fixed CI sequence on one node, ≈1.5 min
+//	petrel-chaos --smoke --nodes 3              # the short cluster sequence, ≈40 s
 //	petrel-chaos --duration 10m                 # random faults, random seed (printed)
+//	petrel-chaos --nodes 3 --duration 10m       # a 3-node cluster: cluster and network faults
 //	petrel-chaos --seed 1731 --duration 10m     # replay a schedule
 //	petrel-chaos --failpoints --duration 10m    # broker built with -tags failpoints: crash-points too
 //	petrel-chaos --negative-control             # a deliberately broken broker: must be caught
@@ -15,10 +17,13 @@
 // nodes → checks.
 //
 // Output (CHAOS.md §2.7): a header line (seed, mode, nodes), the faults
-// injected and the faults skipped with the reason, the ops line, one line
-// per check, "chaos: N passed, M failed" and one JSON summary line, also
-// written to <run>/summary.json. Exit status 1 when a safety check fails,
-// 2 when the run could not be carried out. The run directory
+// skipped with the reason, the faults injected, the ops line (probes
+// apart), the unavailability and recovery figures per fault type, one
+// line per check, "chaos: N passed, M failed" and one JSON summary line,
+// also written to <run>/summary.json (unavailability_s, recovery_s and
+// targets among its figures). Exit status 1 when a safety check fails or
+// a liveness target (--max-unavailability, --max-recovery) is missed, 2
+// when the run could not be carried out. The run directory
 // (history.jsonl, faults.jsonl, schedule.json, node-*/petrel.log,
 // node-*/data, node-*/disk) is deleted when every check passed and kept, with its path
 // printed, otherwise (or with --keep).
@@ -47,7 +52,40 @@
 // 3: the harness is broken. (On one node without the FUSE layer a kill -9
 // keeps the page cache, so skip-fsync alone loses nothing observable.)
 //
-// Today Petrel is one node: --nodes > 1 is refused until the cluster issue,
-// and the faults that need it (network, disk-full) are listed as skipped
-// with their reason, never faked.
+// Clusters: --nodes 3 (or more) starts the nodes with --seeds, creates the
+// topics with RF 3, adds one prober per node to the workload (direct
+// one-record produces that name the node that answered) and the cluster
+// faults of nemesis.ClusterFaults: kill-leader, kill-follower (targets from
+// Metadata), leader-transfer-storm (SIGTERM the leader, restart, elect the
+// preferred leaders back) next to kill, kill-all, terminate, pause and the
+// disk faults. Where a cluster runs (--net):
+//
+//	netns     root with nft and unshare: petrel-chaos re-runs itself under
+//	          `unshare --net` (a private network namespace that dies with
+//	          it), node i listens on 127.0.0.(11+i) with group 60011+i so
+//	          its connections leave from its own address (package
+//	          netfault), and the network faults run with nftables: isolate
+//	          (a partition's leader cut from the other nodes; clients still
+//	          reach it), isolate-follower, majority-minority (the
+//	          controller alone), bridge, one-way, lossy-link,
+//	          isolate-client-leader. The FUSE layers are mounted allow_other
+//	          (FUSE would refuse the nodes' own groups).
+//	loopback  every node on 127.0.0.1 in the host's namespace: the
+//	          network faults are skipped, and the output says why ("network:
+//	          loopback mode (…)"); the brief's "loopback + proxy" allowance
+//	          without the proxy (slow-net stays skipped either way).
+//	auto      netns when possible (the default).
+//
+// After the final read, every node's digest of every partition (admin API
+// GET /v1/debug/partitions/kafka/{topic}/{p}/digest) is collected, once
+// their high watermarks agree (≤ 30 s): replica-divergence compares them.
+// The fault log's spans (nemesis.Spans) feed minority-ack (a node alone on
+// its side of a cut acknowledges no probe sent after the cut) and the
+// liveness figures. The smoke on a cluster is nemesis.ClusterSmoke:
+// kill -9 of a partition's leader, restart, then (netns) a leader
+// isolated for 8 s, healed; 30 s final read.
+//
+// Cluster nodes run with --shards 1 unless --shards says otherwise: a
+// cluster of 2-shard nodes does not form today (every node waits forever
+// in its controller's first proposal; reported to the broker's owner).
 package main

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/petrel-streaming/petrel/internal/chaos/check"
 	"github.com/petrel-streaming/petrel/internal/chaos/history"
@@ -21,11 +22,14 @@ type opCounts struct {
 	SendFail      int `json:"send_fail"`
 	SendInfo      int `json:"send_info"`
 	InfoLaterSeen int `json:"info_later_seen"`
-	Polls         int `json:"polls"`
-	ListOffsets   int `json:"list_offsets"`
-	Commits       int `json:"commits"`
-	FetchOffsets  int `json:"fetch_offsets"`
-	Reads         int `json:"reads"`
+	// Probes are the sends straight to one node (not in the send figures).
+	Probes       int `json:"probes"`
+	ProbesOK     int `json:"probes_ok"`
+	Polls        int `json:"polls"`
+	ListOffsets  int `json:"list_offsets"`
+	Commits      int `json:"commits"`
+	FetchOffsets int `json:"fetch_offsets"`
+	Reads        int `json:"reads"`
 }
 
 // summary is the JSON line of CHAOS.md §2.7 (the figures this run has).
@@ -45,18 +49,49 @@ type summary struct {
 	Ops           opCounts          `json:"ops"`
 	Figures       map[string]int    `json:"figures"` // count per check: acked_lost is lost-write's
 	Linearizable  map[string]string `json:"linearizable"`
-	Checks        []check.Result    `json:"checks"`
-	Passed        int               `json:"passed"`
-	Failed        int               `json:"failed"`
-	SafetyFailed  int               `json:"safety_failed"`
+	// Liveness figures (check.Figures), seconds: per fault type over its
+	// injections, the worst partition's fault → first ack; heal → the same.
+	UnavailabilityS map[string]pcts `json:"unavailability_s"`
+	RecoveryS       pcts            `json:"recovery_s"`
+	NoAckAfter      []string        `json:"no_ack_after,omitempty"`
+	Targets         targetsS        `json:"targets"`
+	Checks          []check.Result  `json:"checks"`
+	Passed          int             `json:"passed"`
+	Failed          int             `json:"failed"`
+	SafetyFailed    int             `json:"safety_failed"`
 	// NegativeControl is the verdict of a --negative-control run.
 	NegativeControl string `json:"negative_control,omitempty"`
 }
 
-func newSummary(o options, rep nemesis.Report, skipped map[string]string, ops []history.Op, results []check.Result) *summary {
-	s := &summary{Tool: "petrel-chaos", Version: 1, Seed: o.seed, Git: gitRev(), Mode: "loopback", Smoke: o.smoke,
-		DurationS: o.duration.Seconds(), Nodes: o.nodes, Partitions: 6, Faults: rep.Injected, FaultsSkipped: skipped,
-		Ops: countOps(ops), Figures: map[string]int{}, Linearizable: map[string]string{}, Checks: results}
+// pcts are a figure's percentiles, in seconds.
+type pcts struct {
+	N   int     `json:"n"`
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+func newPcts(ds []time.Duration) pcts {
+	return pcts{N: len(ds), P50: check.Pct(ds, 50).Seconds(), P99: check.Pct(ds, 99).Seconds(), Max: check.Pct(ds, 100).Seconds()}
+}
+
+// targetsS are the liveness targets, seconds (0: none).
+type targetsS struct {
+	UnavailableS float64 `json:"unavailable_s"`
+	RecoveryS    float64 `json:"recovery_s"`
+}
+
+func newSummary(o options, mode string, rep nemesis.Report, skipped map[string]string, in check.Input, results []check.Result) *summary {
+	s := &summary{Tool: "petrel-chaos", Version: 1, Seed: o.seed, Git: gitRev(), Mode: mode, Smoke: o.smoke,
+		DurationS: o.duration.Seconds(), Nodes: o.nodes, Partitions: partitions + 1, Faults: rep.Injected, FaultsSkipped: skipped,
+		Ops: countOps(in.Ops), Figures: map[string]int{}, Linearizable: map[string]string{}, Checks: results,
+		UnavailabilityS: map[string]pcts{},
+		Targets:         targetsS{UnavailableS: o.targets.Unavailable.Seconds(), RecoveryS: o.targets.Recovery.Seconds()}}
+	lf := check.Figures(in)
+	for name, ds := range lf.Unavailable {
+		s.UnavailabilityS[name] = newPcts(ds)
+	}
+	s.RecoveryS, s.NoAckAfter = newPcts(lf.Recovery), lf.Never
 	if o.fixedSchedule() {
 		s.DurationS = 0
 	}
@@ -93,6 +128,15 @@ func countOps(ops []history.Op) opCounts {
 		}
 	}
 	for _, o := range ops {
+		if o.Type == history.Send && o.Node != nil {
+			if o.Phase != history.Invoke {
+				c.Probes++
+				if o.Phase == history.OK {
+					c.ProbesOK++
+				}
+			}
+			continue
+		}
 		if o.Phase == history.Invoke {
 			if o.Type == history.Send {
 				c.SendInvoked++
@@ -142,8 +186,22 @@ func (s *summary) print(w io.Writer, results []check.Result) error {
 	}
 	fmt.Fprintf(&b, " (healed %d)\n", s.FaultsHealed)
 	o := s.Ops
-	fmt.Fprintf(&b, "ops: send invoked=%d ok=%d fail=%d info=%d (info later seen: %d); polls=%d; list_offsets=%d; commits=%d; fetch_offsets=%d; reads=%d\n",
-		o.SendInvoked, o.SendOK, o.SendFail, o.SendInfo, o.InfoLaterSeen, o.Polls, o.ListOffsets, o.Commits, o.FetchOffsets, o.Reads)
+	fmt.Fprintf(&b, "ops: send invoked=%d ok=%d fail=%d info=%d (info later seen: %d); polls=%d; list_offsets=%d; commits=%d; fetch_offsets=%d; reads=%d; probes=%d (ok %d)\n",
+		o.SendInvoked, o.SendOK, o.SendFail, o.SendInfo, o.InfoLaterSeen, o.Polls, o.ListOffsets, o.Commits, o.FetchOffsets, o.Reads, o.Probes, o.ProbesOK)
+	if len(s.UnavailabilityS) > 0 {
+		b.WriteString("unavailability (fault → first ack on every partition):")
+		names = names[:0]
+		for n := range s.UnavailabilityS {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			p := s.UnavailabilityS[n]
+			fmt.Fprintf(&b, " %s p50=%.2fs max=%.2fs (n=%d);", n, p.P50, p.Max, p.N)
+		}
+		r := s.RecoveryS
+		fmt.Fprintf(&b, " recovery (heal → the same) p50=%.2fs p99=%.2fs max=%.2fs (n=%d)\n", r.P50, r.P99, r.Max, r.N)
+	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
 	}

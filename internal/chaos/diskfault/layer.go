@@ -80,6 +80,11 @@ type Config struct {
 	// Mountpoint is where the files appear (the node's data directory).
 	Mountpoint string
 	Mode       Mode
+	// AllowOther lets processes of other users or groups use the mount
+	// (FUSE refuses them by default, and the kernel compares the group
+	// too): set it when the node runs with a group of its own
+	// (cluster.Config.GIDs, netns mode).
+	AllowOther bool
 	Logger     *slog.Logger // nil: discard
 }
 
@@ -166,6 +171,7 @@ func (l *Layer) mount() error {
 			FsName:            l.backing,
 			Name:              "petrel-diskfault",
 			DisableXAttrs:     true,
+			AllowOther:        l.cfg.AllowOther,
 		},
 	})
 	if err != nil {
