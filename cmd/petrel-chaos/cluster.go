@@ -12,7 +12,6 @@ import (
 	"github.com/petrel-streaming/petrel/internal/chaos/check"
 	"github.com/petrel-streaming/petrel/internal/chaos/cluster"
 	"github.com/petrel-streaming/petrel/internal/chaos/history"
-	"github.com/petrel-streaming/petrel/internal/chaos/nemesis"
 	"github.com/petrel-streaming/petrel/internal/chaos/netfault"
 	"github.com/petrel-streaming/petrel/internal/chaos/workload"
 )
@@ -173,18 +172,4 @@ func waitCtx(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
-}
-
-// faultSpans are the fault log's spans for the checks (same clock origin
-// as the history, see run).
-func faultSpans(events []nemesis.Event) []check.FaultSpan {
-	var out []check.FaultSpan
-	for _, s := range nemesis.Spans(events) {
-		f := check.FaultSpan{Fault: s.Fault, Injected: s.Injected, Heal: s.Heal, MinorityFrom: s.MinorityFrom}
-		for _, n := range s.Minority {
-			f.Minority = append(f.Minority, int32(n))
-		}
-		out = append(out, f)
-	}
-	return out
 }

@@ -237,7 +237,7 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	in := check.Input{Ops: ops, NoG18: o.noG18, Faults: faultSpans(flog.Events()), Replicas: replicas, Targets: o.targets}
+	in := check.Input{Ops: ops, NoG18: o.noG18, Faults: nemesis.Spans(flog.Events()), Replicas: replicas, Targets: o.targets}
 	results := check.All(in)
 	results = append(results,
 		harnessResult("broker-crash", problemsOf(c, stopErrs)),

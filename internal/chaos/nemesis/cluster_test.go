@@ -2,6 +2,7 @@ package nemesis_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/petrel-streaming/petrel/internal/chaos/check"
 	"github.com/petrel-streaming/petrel/internal/chaos/cluster"
 	"github.com/petrel-streaming/petrel/internal/chaos/nemesis"
 )
@@ -67,9 +69,18 @@ func TestSpans(t *testing.T) {
 		{Time: 60, Ev: "inject", Fault: "kill"}, {Time: 61, Ev: "error", Fault: "kill"},
 		{Time: 70, Ev: "inject", Fault: "kill-all"}, {Time: 72, Ev: "injected", Fault: "kill-all"},
 	}
-	got := nemesis.Spans(evs)
-	want := []nemesis.Span{
-		{Fault: "isolate", Injected: 17, Heal: 30, Minority: []int{2}, MinorityFrom: 16},
+	var buf bytes.Buffer
+	for _, e := range evs {
+		b, _ := json.Marshal(e)
+		buf.Write(append(b, '\n'))
+	}
+	read, err := nemesis.ReadLog(&buf)
+	if err != nil || !reflect.DeepEqual(read, evs) {
+		t.Fatalf("ReadLog: %v %+v", err, read)
+	}
+	got := nemesis.Spans(read)
+	want := []check.FaultSpan{
+		{Fault: "isolate", Injected: 17, Heal: 30, Minority: []int32{2}, MinorityFrom: 16},
 		{Fault: "kill", Injected: 60, Heal: math.MaxInt64},
 		{Fault: "kill-all", Injected: 72, Heal: math.MaxInt64},
 	}

@@ -2,10 +2,13 @@ package nemesis
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"sync"
 	"time"
+
+	"github.com/petrel-streaming/petrel/internal/chaos/check"
 )
 
 // Event is one line of the fault log.
@@ -57,32 +60,24 @@ func (l *Log) Err() error {
 	return l.err
 }
 
-// Span is one injected fault as the log shows it (ns since the log's
-// origin): for the checks' fault windows.
-type Span struct {
-	Fault    string
-	Injected int64 // "injected"; the "inject" time when the injection failed (it may be half in place)
-	Heal     int64 // "heal"; MaxInt64 when the log has none
-	// Minority are the nodes a "minority" event named (cut off from
-	// every other node), from MinorityFrom on.
-	Minority     []int
-	MinorityFrom int64
-}
-
-// Spans pairs each inject with its heal. Events of one fault come in
-// order (one fault at a time): inject, [minority…], injected|error, heal,
-// healed|error.
-func Spans(events []Event) []Span {
-	var out []Span
+// Spans are the injected faults of a log as the checks' fault windows
+// (check.FaultSpan; times in ns since the log's origin): Injected is the
+// "injected" event (the "inject" one when the injection failed: it may be
+// half in place), Heal the "heal" event (MaxInt64 when there is none),
+// Minority the nodes "minority" events named, from the last of them on.
+// Events of one fault come in order (one fault at a time): inject,
+// [minority…], injected|error, heal, healed|error.
+func Spans(events []Event) []check.FaultSpan {
+	var out []check.FaultSpan
 	cur := -1
 	for _, e := range events {
 		switch e.Ev {
 		case "inject":
-			out = append(out, Span{Fault: e.Fault, Injected: e.Time, Heal: math.MaxInt64})
+			out = append(out, check.FaultSpan{Fault: e.Fault, Injected: e.Time, Heal: math.MaxInt64})
 			cur = len(out) - 1
 		case "minority":
 			if cur >= 0 {
-				out[cur].Minority = append(out[cur].Minority, e.Node)
+				out[cur].Minority = append(out[cur].Minority, int32(e.Node))
 				out[cur].MinorityFrom = e.Time
 			}
 		case "injected":
@@ -97,4 +92,18 @@ func Spans(events []Event) []Span {
 		}
 	}
 	return out
+}
+
+// ReadLog parses a fault log (faults.jsonl).
+func ReadLog(r io.Reader) ([]Event, error) {
+	var out []Event
+	dec := json.NewDecoder(r)
+	for i := 0; dec.More(); i++ {
+		var e Event
+		if err := dec.Decode(&e); err != nil {
+			return out, fmt.Errorf("nemesis: fault log event %d: %w", i, err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
