@@ -124,7 +124,7 @@ func (c *testCluster) startCtx(ctx context.Context, i int) (*petrel.Broker, erro
 		seeds = c.rpc
 	}
 	return petrel.Start(ctx, petrel.Config{DataDir: c.dirs[i], NodeID: int32(i), RPCAddr: c.rpc[i], Seeds: seeds, AdminAddr: "127.0.0.1:0", KafkaAddr: c.kafka[i],
-		Shards: 1, MemoryBytes: 256 << 20, JournalBytes: 16 << 20, GroupInitialRebalanceDelay: -1})
+		Shards: 2, MemoryBytes: 256 << 20, JournalBytes: 16 << 20, GroupInitialRebalanceDelay: -1})
 }
 
 // stop closes node i; restart starts it again on its data dir.

@@ -133,7 +133,10 @@ func (n *Node) routeRaft(from model.NodeID, msgs []rpc.RaftMessage) {
 		if !ok {
 			continue // not open here (yet): raft resends
 		}
-		s := n.shardOf(key)
+		s := model.ShardID(0) // the controller's group lives on shard 0
+		if key != controllerKey {
+			s = n.shardOf(key)
+		}
 		b := byShard[s]
 		if b == nil {
 			b = &batch{}
