@@ -143,6 +143,7 @@ type part struct {
 	dir          string
 	log          *storage.Log
 	staged       []byte      // encoded entries for the next round (reused)
+	rest         []byte      // staged entries beyond a round's record limit (StartRound only)
 	stagedLast   model.Index // last index in staged
 	startPending model.Index // pending new logical start (0: none)
 	truncFrom    model.Index // pending suffix truncation (0: none)

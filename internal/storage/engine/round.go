@@ -245,8 +245,25 @@ func (e *Engine) startPartition(r *Round, p *part, threshold int) (bool, error) 
 		r.direct = append(r.direct, directWrite{p: p, last: last, bytes: len(p.staged)})
 		r.bytes += int64(len(p.staged))
 	default:
+		if limit := e.maxEntriesRecord(); len(p.staged) > limit {
+			// More than one journal record may hold (a follower catching
+			// up stages many appends at once): this round takes whole
+			// entries up to the limit, the rest waits for the next one.
+			prefix := prefixUpTo(p.staged, limit)
+			p.rest = append(p.rest[:0], p.staged[len(prefix):]...)
+			p.staged = prefix
+			if _, l, err := span(prefix); err == nil {
+				last = l
+			} else {
+				return false, err
+			}
+		}
 		seq, ok, err := add(kindEntries, p.staged)
 		if !ok {
+			if len(p.rest) > 0 {
+				p.staged = append(p.staged, p.rest...)
+				p.rest = p.rest[:0]
+			}
 			return false, err
 		}
 		p.live, p.dirty = seq, true
@@ -268,6 +285,12 @@ func (e *Engine) writeSegments(r *Round) error {
 			return fmt.Errorf("engine: append to %s: %w", p.key, err)
 		}
 		p.staged = p.staged[:0]
+		if len(p.rest) > 0 {
+			// Staged beyond this round's record: the next round's.
+			p.staged = append(p.staged, p.rest...)
+			p.rest = p.rest[:0]
+			e.queue(p)
+		}
 		if p.live != 0 {
 			// Written behind: start the disk on it in large chunks, so a
 			// flush finds little left to write and the journal's syncs
@@ -419,4 +442,28 @@ func (e *Engine) removeFiles(p *part) error {
 		return fmt.Errorf("engine: remove %s: %w", p.key, err)
 	}
 	return nil
+}
+
+// maxEntriesRecord bounds one partition's entries in one journal record:
+// a quarter of a journal file, so a record always fits and one partition
+// cannot take a whole file.
+func (e *Engine) maxEntriesRecord() int {
+	return int(max((e.opts.JournalFileBytes-journal.HeaderBlockSize)/4, 4<<10))
+}
+
+// prefixUpTo is the longest run of whole entries at the start of b within
+// limit bytes, and at least the first entry.
+func prefixUpTo(b []byte, limit int) []byte {
+	rest := b
+	for len(rest) > 0 {
+		_, _, next, err := storage.DecodeEntryHeader(rest)
+		if err != nil {
+			break
+		}
+		if len(b)-len(next) > limit && len(rest) != len(b) {
+			break
+		}
+		rest = next
+	}
+	return b[:len(b)-len(rest)]
 }
