@@ -73,25 +73,29 @@ crash:
 compat:
 	GO=$(GO) ./scripts/compat.sh
 
-# Chaos harness (CHAOS.md §2, cmd/petrel-chaos; one node until the cluster
-# issue). chaos-smoke: the fixed CI sequence (`make test` runs it too, as
-# test/chaos TestChaosSmoke); chaos: 10 min of random faults, random seed
-# (printed); chaos-soak: several seeds back to back, stopping at the first
-# failure (its run directory is kept and printed).
+# Chaos harness (CHAOS.md §2, cmd/petrel-chaos). chaos-smoke: the fixed CI
+# sequences, one node then a 3-node cluster (`make test` runs them too, as
+# test/chaos TestChaosSmoke and TestChaosSmokeCluster); chaos: 10 min of
+# random faults on a 3-node cluster, random seed (printed), in a private
+# network namespace with network faults when root with nft and unshare
+# (netns mode), else in loopback mode without them; chaos-soak: several
+# seeds back to back (NODES nodes), stopping at the first failure (its run
+# directory is kept and printed).
 SEEDS    ?= 1 2 3
 DURATION ?= 30m
+NODES    ?= 3
 .PHONY: chaos-bin chaos-smoke chaos chaos-soak
 chaos-bin:
 	@mkdir -p bin && $(GO) build -o bin/petrel ./cmd/petrel && $(GO) build -o bin/petrel-chaos ./cmd/petrel-chaos
 
 chaos-smoke: chaos-bin
-	bin/petrel-chaos --smoke --binary bin/petrel
+	bin/petrel-chaos --smoke --binary bin/petrel && bin/petrel-chaos --smoke --nodes 3 --binary bin/petrel
 
 chaos: chaos-bin
-	bin/petrel-chaos --duration 10m --binary bin/petrel
+	bin/petrel-chaos --nodes 3 --duration 10m --binary bin/petrel
 
 chaos-soak: chaos-bin
 	@for s in $(SEEDS); do \
 		echo "== chaos-soak seed $$s duration $(DURATION)"; \
-		bin/petrel-chaos --seed $$s --duration $(DURATION) --binary bin/petrel || exit 1; \
+		bin/petrel-chaos --seed $$s --nodes $(NODES) --duration $(DURATION) --binary bin/petrel || exit 1; \
 	done

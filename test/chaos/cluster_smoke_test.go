@@ -48,7 +48,7 @@ func TestChaosSmokeCluster(t *testing.T) {
 	netns := netfault.Unavailable() == ""
 	text := out.String()
 	res := []string{
-		`(?m)^PASS lost-write +acked=[1-9]\d* lost=0$`,
+		`(?m)^PASS lost-write +acked=[1-9]\d* lost=0( |$)`, // "(info later seen: N)" may follow
 		`(?m)^PASS replica-divergence +divergent=0 \(partitions=7 replicas=21\)$`,
 		`(?m)^PASS liveness +worst unavailability \d+\.\d s \((kill-leader|isolate)\); recovery p50 `,
 		`(?m)^unavailability \(fault → first ack on every partition\):.* kill-leader p50=`,

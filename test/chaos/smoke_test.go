@@ -15,7 +15,6 @@ import (
 	"github.com/petrel-streaming/petrel/internal/chaos/check"
 	"github.com/petrel-streaming/petrel/internal/chaos/cluster"
 	"github.com/petrel-streaming/petrel/internal/chaos/diskfault"
-	"github.com/petrel-streaming/petrel/internal/chaos/history"
 )
 
 // TestChaosSmoke: the CI smoke end to end (≈1.5–2.5 min): every check
@@ -74,15 +73,7 @@ func TestChaosSmoke(t *testing.T) {
 	}
 
 	t.Run("NegativeControl", func(t *testing.T) {
-		f, err := os.Open(filepath.Join(runDir, "history.jsonl"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		ops, err := history.ReadAll(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ops := readOps(t, filepath.Join(runDir, "history.jsonl"))
 		if r := results(ops)["lost-write"]; !r.Passed {
 			t.Fatalf("the unmodified history fails lost-write: %+v", r)
 		}
