@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +26,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/petrel-streaming/petrel"
+	"github.com/petrel-streaming/petrel/internal/model"
+	"github.com/petrel-streaming/petrel/internal/node"
+	"github.com/petrel-streaming/petrel/internal/vfs"
 )
 
 // testCluster is an in-process cluster: n brokers, each with its own data
@@ -700,18 +705,7 @@ func TestClusterReassign(t *testing.T) {
 	added := c.addNode(ctx)
 	cl := c.client(kgo.MetadataMinAge(100*time.Millisecond), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	adm := kadm.NewClient(cl)
-	creq := kmsg.NewPtrCreateTopicsRequest()
-	ct := kmsg.NewCreateTopicsRequestTopic()
-	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = "moving", -1, -1
-	ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
-	ra.Partition, ra.Replicas = 0, []int32{0, 1, 2}
-	ct.ReplicaAssignment = append(ct.ReplicaAssignment, ra)
-	creq.Topics = append(creq.Topics, ct)
-	creq.TimeoutMillis = 30000
-	cresp, err := creq.RequestWith(ctx, cl)
-	if err != nil || cresp.Topics[0].ErrorCode != 0 {
-		t.Fatalf("create: %v %v", err, kerr.ErrorForCode(cresp.Topics[0].ErrorCode))
-	}
+	createAssigned(ctx, t, cl, "moving", 0, 1, 2)
 	const n = 200
 	produceN(ctx, t, cl, "moving", 0, n)
 	req := kadm.AlterPartitionAssignmentsReq{}
@@ -844,5 +838,89 @@ func TestClusterFiveNodes(t *testing.T) {
 	produceN(ctx, t, cl, "five", n, n)
 	if seen := consumeAll(ctx, t, c, "five", 2*n); len(seen) != 2*n {
 		t.Fatalf("read %d distinct records, want %d", len(seen), 2*n)
+	}
+}
+
+// TestClusterStorageFailure: when a node's storage fails (fsync errors on
+// every file of node 2), its groups stop; the node leaves the cluster so
+// the others elect leaders among themselves, and writes go on.
+func TestClusterStorageFailure(t *testing.T) {
+	root := t.TempDir()
+	var failing atomic.Bool
+	inj := vfs.InjectorFunc(func(op vfs.Op) error {
+		if failing.Load() && op.Kind == vfs.OpSync {
+			return syscall.EIO
+		}
+		return nil
+	})
+	var rpcs, kafkas []string
+	for range 3 {
+		rpcs, kafkas = append(rpcs, freeAddr(t)), append(kafkas, freeAddr(t))
+	}
+	nodes := make([]*node.Node, 3)
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fs := vfs.NewOS()
+			if i == 2 {
+				fs = vfs.NewErrorFS(fs, inj)
+			}
+			nodes[i], errs[i] = node.Start(ctx, node.Config{DataDir: filepath.Join(root, strconv.Itoa(i)), NodeID: model.NodeID(i),
+				KafkaAddr: kafkas[i], RPCAddr: rpcs[i], Seeds: rpcs, Shards: 1, MemoryBytes: 256 << 20, JournalBytes: 16 << 20, FS: fs})
+		}()
+	}
+	wg.Wait()
+	for i, n := range nodes {
+		if errs[i] != nil {
+			t.Fatalf("node %d: %v", i, errs[i])
+		}
+		t.Cleanup(func() { _ = n.Close(context.Background()) })
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kafkas...), kgo.MetadataMinAge(100*time.Millisecond),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	createAssigned(ctx, t, cl, "sick", 2, 0, 1) // node 2 leads
+	produceN(ctx, t, cl, "sick", 0, 50)
+	time.Sleep(time.Second) // let the group go idle: followers quiesce
+	failing.Store(true)
+	t0 := time.Now()
+	// A write local to node 2 (the new log start of DeleteRecords) fails
+	// its shard while the followers sleep: nothing but node 2 leaving
+	// the cluster wakes them.
+	os := kadm.Offsets{}
+	os.Add(kadm.Offset{Topic: "sick", Partition: 0, At: 10})
+	_, _ = kadm.NewClient(cl).DeleteRecords(ctx, os) // its answer may come before its round fails
+	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer wcancel()
+	produceN(wctx, t, cl, "sick", 50, 50) // must get through on nodes 0 and 1
+	t.Logf("writes went on %v after node 2's storage started failing", time.Since(t0))
+}
+
+// createAssigned creates a one-partition topic on the given replicas (the
+// first is its preferred leader).
+func createAssigned(ctx context.Context, t *testing.T, cl *kgo.Client, topic string, replicas ...int32) {
+	t.Helper()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	ct := kmsg.NewCreateTopicsRequestTopic()
+	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = topic, -1, -1
+	ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+	ra.Partition, ra.Replicas = 0, replicas
+	ct.ReplicaAssignment = append(ct.ReplicaAssignment, ra)
+	req.Topics = append(req.Topics, ct)
+	req.TimeoutMillis = 30000
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatalf("create %s: %v", topic, err)
+	}
+	if code := resp.Topics[0].ErrorCode; code != 0 {
+		t.Fatalf("create %s: %v", topic, kerr.ErrorForCode(code))
 	}
 }

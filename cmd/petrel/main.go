@@ -76,7 +76,11 @@ func newServeCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case <-n.Failed():
+			return fmt.Errorf("node stopped: %w", n.Err())
+		}
 		logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 		defer cancel()

@@ -63,7 +63,7 @@ func (n *Node) startTransport() error {
 		send := raftSender(t)
 		m := m
 		if err := n.rt.InvokeOn(context.Background(), model.ShardID(i), func(*shard.Shard) {
-			m.SetPeers(partition.Peers{Send: send, Live: t.Live})
+			m.SetPeers(partition.Peers{Send: send, Live: t.Live, OnFail: n.storageFailed})
 		}); err != nil {
 			return err
 		}
@@ -440,4 +440,40 @@ func (n *Node) Live(id model.NodeID) bool {
 		return true
 	}
 	return n.transport.Live(id)
+}
+
+// storageFailed takes a node whose shard storage failed out of the
+// cluster: its groups on that shard stopped, yet its transport would keep
+// answering the node-level heartbeat (peers would wait for groups that
+// never answer: a quiesced group wakes only when a node goes down) and its
+// Kafka listener would keep naming it leader. The node closes, as
+// Redpanda's does on a storage error: peers see it down and elect leaders
+// among themselves, clients move to them, and Failed tells `petrel serve`
+// to exit with the error. Restarting the node recovers it.
+func (n *Node) storageFailed(err error) {
+	n.failOnce.Do(func() {
+		n.failErr = err
+		n.ready.Store(false)
+		n.log.Error("storage failed: the node stops (restart it to recover)", "err", err)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_ = n.Close(ctx)
+			close(n.failed)
+		}()
+	})
+}
+
+// Failed is closed once the node stopped itself because its storage
+// failed; Err then says why.
+func (n *Node) Failed() <-chan struct{} { return n.failed }
+
+// Err is the storage error that stopped the node, or nil.
+func (n *Node) Err() error {
+	select {
+	case <-n.failed:
+		return n.failErr
+	default:
+		return nil
+	}
 }

@@ -106,8 +106,12 @@ type Node struct {
 	groups2keys sync.Map // uint64 → model.PartitionKey
 	peerState
 	stopTicks chan struct{}
-	groups    *groups
-	metrics   *metrics.Metrics
+	// failed is closed when the node stopped itself on a storage error.
+	failOnce sync.Once
+	failErr  error
+	failed   chan struct{}
+	groups   *groups
+	metrics  *metrics.Metrics
 
 	stopRetain chan struct{}
 
@@ -158,6 +162,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	cfg.FS = m.InstrumentFS(cfg.FS) // fsync latency and bytes per sync
 	n := &Node{cfg: cfg, log: cfg.Logger, fs: cfg.FS, metrics: m}
 	n.peerAddrs = map[model.NodeID]string{}
+	n.failed = make(chan struct{})
 	defer func() {
 		if err != nil {
 			n.abort()

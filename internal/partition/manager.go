@@ -270,6 +270,9 @@ func (m *Manager) fail(err error) {
 	if m.err == nil {
 		m.err = err
 		m.logger.Error("shard storage failed; its partitions stop serving", "err", err)
+		if m.peers.OnFail != nil {
+			m.peers.OnFail(err)
+		}
 	}
 	for _, r := range m.replicas {
 		r.failWaiters(fmt.Errorf("%w: %v", ErrStorage, err))

@@ -33,6 +33,10 @@ type Peers struct {
 	Live func(model.NodeID) bool
 	// Now is the clock for in-sync tracking (time.Now).
 	Now func() time.Time
+	// OnFail is told, once, that the shard's storage failed (its groups
+	// stop): the node leaves the cluster so that peers elect leaders
+	// elsewhere. It runs on the shard and must not block.
+	OnFail func(error)
 }
 
 // TickInterval is how often the node ticks the groups that are not
