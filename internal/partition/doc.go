@@ -54,6 +54,31 @@
 // stored commit, the high watermark is recomputed from that entry, and a
 // group of one campaigns at once: its new term's no-op commits the rest.
 //
+// # Peers, ticks and quiescence (peers.go)
+//
+// Messages for other nodes go to the Manager's outbox and leave, one call
+// per peer, at the end of the shard's loop pass (Peers.Send); responses
+// raft holds until an append is durable (a follower's MsgAppResp, a vote)
+// leave when the round that wrote them ends. Messages from peers come in
+// through Manager.Step. Only awake groups are ticked (Manager.Tick, every
+// TickInterval; a follower campaigns after ElectionTicks). A leader whose
+// group has nothing left to do (everything committed and matched by every
+// live follower) sends a last heartbeat marked quiesce and stops ticking;
+// a follower that receives it while caught up stops too. A proposal, any
+// message but a heartbeat, or a member's node going down or coming back
+// (Manager.Wake) wakes the group. A group of one never ticks. A leader
+// tracks its in-sync replicas (ReplicaLagMax) for Metadata.
+//
+// # Membership (conf.go)
+//
+// A new group's first members write its configuration as its first
+// entries (raft's Bootstrap; the first member campaigns once they are
+// applied). Changes are joint-consensus configuration changes proposed by
+// the leader (SetVoters, AddLearner); a removed leader steps down. Each
+// applied configuration is stored with its index and is raft's initial
+// one on open; a replica added to a running group (Config.Join) starts
+// with none and learns the membership from the leader's log.
+//
 // # Ownership
 //
 // A Manager and its Replicas live on their shard: every method is owner
