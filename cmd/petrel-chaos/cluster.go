@@ -108,16 +108,16 @@ func probeNodes(nodes int) []int32 {
 	return out
 }
 
-// digestBudget bounds the wait for every replica's high watermark to agree.
-const digestBudget = 30 * time.Second
+// digestBudget bounds, per partition, the wait for every replica's high
+// watermark to agree.
+const digestBudget = 10 * time.Second
 
 // collectReplicas asks every node for its digest of every partition of
 // chaos and lin until, per partition, every high watermark agrees (or the
-// budget ends: the last answers are kept, and the check reports the
-// disagreement), then asks for the digests below that common mark.
+// partition's budget ends: the last answers are kept, and the check
+// reports the disagreement), then asks for the digests below that common
+// mark. Each request has its own timeout (the admin call's 5 s).
 func collectReplicas(ctx context.Context, c *cluster.Cluster, partitions int32) map[history.TP][]check.Replica {
-	ctx, cancel := context.WithTimeout(ctx, digestBudget)
-	defer cancel()
 	tps := []history.TP{{Topic: workload.LinTopic}}
 	for p := range partitions {
 		tps = append(tps, history.TP{Topic: workload.Topic, Partition: p})
@@ -125,15 +125,16 @@ func collectReplicas(ctx context.Context, c *cluster.Cluster, partitions int32) 
 	out := map[history.TP][]check.Replica{}
 	for _, tp := range tps {
 		var rs []check.Replica
-		for i := 0; i < 300; i++ {
+		deadline := time.Now().Add(digestBudget)
+		for i := 0; i < 100 && ctx.Err() == nil; i++ {
 			rs = digests(ctx, c, tp, -1)
-			if agree(rs) || ctx.Err() != nil {
+			if agree(rs) || time.Now().After(deadline) {
 				break
 			}
-			waitCtx(ctx, 100*time.Millisecond)
+			waitCtx(ctx, 200*time.Millisecond)
 		}
 		if agree(rs) && len(rs) > 0 {
-			rs = digests(context.WithoutCancel(ctx), c, tp, rs[0].HighWatermark)
+			rs = digests(ctx, c, tp, rs[0].HighWatermark)
 		}
 		out[tp] = rs
 	}
