@@ -23,6 +23,8 @@ const (
 	TypeAlterReassignments   CommandType = 7
 	TypeCompleteReassignment CommandType = 8
 	TypeSetBrokerDraining    CommandType = 9
+	// Maintenance mode (maintenance.go).
+	TypeSetBrokerMaintenance CommandType = 10
 )
 
 // commandVersion is the encoding version of every command type today. A
@@ -50,6 +52,8 @@ func (t CommandType) String() string {
 		return "complete-reassignment"
 	case TypeSetBrokerDraining:
 		return "set-broker-draining"
+	case TypeSetBrokerMaintenance:
+		return "set-broker-maintenance"
 	}
 	return fmt.Sprintf("command-type(%d)", uint8(t))
 }
@@ -236,6 +240,8 @@ func newCommand(t CommandType) Command {
 		return &CompleteReassignment{}
 	case TypeSetBrokerDraining:
 		return &SetBrokerDraining{}
+	case TypeSetBrokerMaintenance:
+		return &SetBrokerMaintenance{}
 	}
 	return nil
 }

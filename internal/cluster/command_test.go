@@ -23,6 +23,7 @@ func sampleCommands() []Command {
 		&AlterReassignments{Topic: testTopicID(5), Moves: []Move{{Partition: 0, Target: []model.NodeID{3, 1}}, {Partition: 2}, {Partition: 1, Target: []model.NodeID{}}}},
 		&CompleteReassignment{Topic: testTopicID(6), Partition: 3, Replicas: []model.NodeID{2, 4, 1}},
 		&SetBrokerDraining{NodeID: 4, Draining: true},
+		&SetBrokerMaintenance{NodeID: 5, Enabled: true},
 	}
 }
 
@@ -42,7 +43,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		}
 		seen[c.Type()] = true
 	}
-	for ty := TypeRegisterBroker; ty <= TypeSetBrokerDraining; ty++ {
+	for ty := TypeRegisterBroker; ty <= TypeSetBrokerMaintenance; ty++ {
 		if !seen[ty] {
 			t.Errorf("no sample of %s", ty)
 		}
@@ -102,6 +103,8 @@ func TestDecodeCommandRejects(t *testing.T) {
 		{"duplicate config key", dupConfigs(), model.ErrCorrupt},
 		{"move kind 2", []byte{7, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 2}, model.ErrCorrupt},
 		{"draining byte 2", []byte{9, 1, 0, 0, 0, 1, 2}, model.ErrCorrupt},
+		{"maintenance byte 2", []byte{10, 1, 0, 0, 0, 1, 2}, model.ErrCorrupt},
+		{"maintenance short", []byte{10, 1, 0, 0, 0, 1}, model.ErrCorrupt},
 	}
 	for _, c := range cases {
 		if _, err := DecodeCommand(c.b); !errors.Is(err, c.want) {

@@ -203,6 +203,8 @@ func (h *harness) command(t *testing.T, d *datadriven.TestData) (Command, error)
 		return &CompleteReassignment{Topic: h.topicID(t, d), Partition: model.PartitionID(intArg(t, d, "p", 0)), Replicas: nodeList(t, r)}, nil
 	case "drain":
 		return &SetBrokerDraining{NodeID: model.NodeID(intArg(t, d, "id", 0)), Draining: !d.HasArg("off")}, nil
+	case "maintenance":
+		return &SetBrokerMaintenance{NodeID: model.NodeID(intArg(t, d, "id", 0)), Enabled: !d.HasArg("off")}, nil
 	}
 	t.Fatalf("unknown command %q", d.Cmd)
 	return nil, nil
@@ -298,6 +300,9 @@ func formatTables(t *Tables) string {
 		fmt.Fprintf(&b, "broker %d kafka=%s rpc=%s rack=%q", br.NodeID, br.KafkaAddr, br.RPCAddr, br.Rack)
 		if br.Draining {
 			b.WriteString(" draining")
+		}
+		if br.Maintenance {
+			b.WriteString(" maintenance")
 		}
 		b.WriteString("\n")
 	}

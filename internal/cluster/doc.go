@@ -43,6 +43,7 @@
 //	AlterReassignments   {Topic, Moves: {Partition, Target}}     Result.Moves (per move)
 //	CompleteReassignment {Topic, Partition, Replicas}            only if Target == Replicas
 //	SetBrokerDraining    {NodeID, Draining}                      decommission flag
+//	SetBrokerMaintenance {NodeID, Enabled}                       maintenance flag (at most one broker)
 //
 // # Reassignment and decommission (reassign.go, decommission.go)
 //
@@ -64,6 +65,15 @@
 // replicas from placement either; re-registering keeps the flag.
 // PlanRecommission(id) cancels the moves still taking replicas off id.
 //
+// # Maintenance mode (maintenance.go)
+//
+// SetBrokerMaintenance{id, true} sets Broker.Maintenance: the broker's
+// node then hands away every leadership it holds and no node gives it
+// one (internal/node acts on the flag; the replicas stay). At most one
+// broker is in maintenance at a time and never the only broker
+// (ErrMaintenanceRefused); disabling is always allowed; re-registering
+// keeps the flag. Tables.InMaintenance names the broker in it.
+//
 // # Command encoding (big-endian)
 //
 //	type u8 | version u8 (=1) | body
@@ -84,6 +94,7 @@
 //	                      replicas if kind 1)     kind 0: cancel, 1: target
 //	8 CompleteReassignment id [16] | partition i32 | replicas
 //	9 SetBrokerDraining   node id i32 | draining u8 (0 or 1)
+//	10 SetBrokerMaintenance node id i32 | enabled u8 (0 or 1)
 //
 // DecodeCommand checks structure and bounds, never panics, refuses
 // trailing bytes, and reports corruption wrapping model.ErrCorrupt (an
@@ -129,5 +140,6 @@
 //	ErrNoReassignmentInProgress  NO_REASSIGNMENT_IN_PROGRESS (cancelling a partition not moving)
 //	ErrUnknownBroker             BROKER_NOT_AVAILABLE     (draining or planning an unregistered id)
 //	ErrNoReplacementBroker       INVALID_REPLICA_ASSIGNMENT (no broker can take a replica)
+//	ErrMaintenanceRefused        POLICY_VIOLATION         (a second broker, or the only one, into maintenance)
 //	ErrStaleCompletion           (not for clients: the completing node ignores it)
 package cluster

@@ -45,6 +45,7 @@ var codes = []struct {
 	{ErrNoReassignmentInProgress, kerr.NoReassignmentInProgress},
 	{ErrUnknownBroker, kerr.BrokerNotAvailable},
 	{ErrNoReplacementBroker, kerr.InvalidReplicaAssignment},
+	{ErrMaintenanceRefused, kerr.PolicyViolation},
 }
 
 // ErrorCode maps an error from Validate or Apply to the Kafka error code

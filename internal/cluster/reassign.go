@@ -291,10 +291,16 @@ func (s *State) applySetBrokerDraining(c *SetBrokerDraining) error {
 	if err := s.t.validateSetBrokerDraining(c); err != nil {
 		return err
 	}
-	b := *s.t.brokers[c.NodeID]
-	b.Draining = c.Draining
-	s.t.brokers[c.NodeID] = &b
+	s.updateBroker(c.NodeID, func(b *Broker) { b.Draining = c.Draining })
 	return nil
+}
+
+// updateBroker replaces registered broker id by a copy that fn changed
+// (a published *Broker never changes).
+func (s *State) updateBroker(id model.NodeID, fn func(*Broker)) {
+	b := *s.t.brokers[id]
+	fn(&b)
+	s.t.brokers[id] = &b
 }
 
 // withOwnPartitions returns a copy of tp with its own copy of the

@@ -10,12 +10,12 @@ import (
 // Snapshot format (big-endian; strings are u16 length + bytes; a replica
 // list is u8 n + n × node id i32):
 //
-//	"PCS" version(u8)=2
+//	"PCS" version(u8)=3
 //	applied index          u64
 //	next producer id       i64
 //	broker count           u32
 //	  node id i32, kafka addr str, rpc addr str, rack str,
-//	  draining u8 (0 or 1)                                     (ascending id)
+//	  flags u8 (1 draining | 2 maintenance)                    (ascending id)
 //	topic count            u32
 //	  name str, id [16], replication factor i16, revision u64,
 //	  partition count u32, then per partition:
@@ -25,12 +25,19 @@ import (
 //	crc32c                 u32   over every byte before it
 //
 // Leaders and resolved configs are derived, not stored. The same state
-// always encodes to the same bytes. Version 1 (no draining, no flags) was
-// never written to disk (nothing persisted controller snapshots before
-// version 2), so only version 2 decodes.
+// always encodes to the same bytes. Versions 1 (no draining, no flags) and
+// 2 (a draining byte where the broker flags are) were never written to
+// disk (nothing persists controller snapshots yet), so only version 3
+// decodes.
 const (
 	snapshotMagic   = "PCS"
-	snapshotVersion = 2
+	snapshotVersion = 3
+)
+
+// Broker flags in a snapshot.
+const (
+	snapDraining    = 1
+	snapMaintenance = 2
 )
 
 // Partition flags in a snapshot.
@@ -52,7 +59,14 @@ func (s *State) AppendSnapshot(dst []byte) []byte {
 		dst = appendString(dst, b.KafkaAddr)
 		dst = appendString(dst, b.RPCAddr)
 		dst = appendString(dst, b.Rack)
-		dst = appendBool(dst, b.Draining)
+		var flags byte
+		if b.Draining {
+			flags |= snapDraining
+		}
+		if b.Maintenance {
+			flags |= snapMaintenance
+		}
+		dst = append(dst, flags)
 	}
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(t.topics)))
 	for _, tp := range t.Topics() {
@@ -110,7 +124,10 @@ func DecodeSnapshot(b []byte) (*State, error) {
 	for range nb {
 		c := &RegisterBroker{}
 		c.decodeBody(r)
-		draining := r.bool("draining")
+		flags := r.u8("broker flags")
+		if r.err == nil && flags&^(snapDraining|snapMaintenance) != 0 {
+			r.fail("broker %d flags %#x", c.NodeID, flags)
+		}
 		if r.err != nil {
 			break
 		}
@@ -119,9 +136,21 @@ func DecodeSnapshot(b []byte) (*State, error) {
 		} else if err := s.applyRegisterBroker(c); err != nil {
 			r.fail("broker %d: %v", c.NodeID, err)
 		} else {
-			t.brokers[c.NodeID].Draining = draining
+			b := t.brokers[c.NodeID]
+			b.Draining, b.Maintenance = flags&snapDraining != 0, flags&snapMaintenance != 0
 		}
 		lastID = c.NodeID
+	}
+	if r.err == nil {
+		maint := 0
+		for _, b := range t.brokers {
+			if b.Maintenance {
+				maint++
+			}
+		}
+		if maint > 1 {
+			r.fail("%d brokers in maintenance, at most 1", maint)
+		}
 	}
 	nt := r.count("topics", 4, MaxTopics, 2+16+2+8+4+2)
 	last := ""

@@ -107,6 +107,8 @@ func (s *State) Apply(index model.Index, cmd Command) (Result, error) {
 		return s.applyCompleteReassignment(c)
 	case *SetBrokerDraining:
 		return Result{}, s.applySetBrokerDraining(c)
+	case *SetBrokerMaintenance:
+		return Result{}, s.applySetBrokerMaintenance(c)
 	}
 	return Result{}, s.t.Validate(cmd) // a foreign Command type: its error
 }
@@ -117,7 +119,8 @@ func (s *State) applyRegisterBroker(c *RegisterBroker) error {
 	}
 	b := &Broker{NodeID: c.NodeID, KafkaAddr: c.KafkaAddr, RPCAddr: c.RPCAddr, Rack: c.Rack}
 	if old, ok := s.t.brokers[c.NodeID]; ok {
-		b.Draining = old.Draining // a restart re-registers; decommission survives it
+		// A restart re-registers; decommission and maintenance survive it.
+		b.Draining, b.Maintenance = old.Draining, old.Maintenance
 	}
 	s.t.brokers[c.NodeID] = b
 	return nil

@@ -109,7 +109,7 @@ func randomCommands(rng *rand.Rand, n int) []Command {
 	out := make([]Command, 0, n)
 	for range n {
 		id := testTopicID(1 + rng.IntN(8))
-		switch rng.IntN(9) {
+		switch rng.IntN(10) {
 		case 0:
 			id := rng.IntN(4)
 			out = append(out, &RegisterBroker{NodeID: model.NodeID(id), KafkaAddr: fmt.Sprintf("h%d:9092", id), RPCAddr: fmt.Sprintf("h%d:33145", id)})
@@ -150,6 +150,8 @@ func randomCommands(rng *rand.Rand, n int) []Command {
 			out = append(out, &CompleteReassignment{Topic: id, Partition: model.PartitionID(rng.IntN(3)), Replicas: nodes(1 + rng.IntN(2))})
 		case 8:
 			out = append(out, &SetBrokerDraining{NodeID: model.NodeID(rng.IntN(4)), Draining: rng.IntN(2) == 0})
+		case 9:
+			out = append(out, &SetBrokerMaintenance{NodeID: model.NodeID(rng.IntN(4)), Enabled: rng.IntN(2) == 0})
 		}
 	}
 	return out
@@ -250,6 +252,7 @@ func FuzzDecodeSnapshot(f *testing.F) {
 	for i, c := range []Command{
 		&AlterReassignments{Topic: testTopicID(1), Moves: []Move{{Partition: 0, Target: []model.NodeID{2, 1}}}},
 		&SetBrokerDraining{NodeID: 1, Draining: true},
+		&SetBrokerMaintenance{NodeID: 2, Enabled: true},
 	} {
 		if _, err := moving.Apply(model.Index(10+i), c); err != nil {
 			f.Fatal(err)

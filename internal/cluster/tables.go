@@ -18,6 +18,10 @@ type Broker struct {
 	// Draining is set while the broker is decommissioned: placement and
 	// PlanDecommission give it no new replicas. Re-registering keeps it.
 	Draining bool
+	// Maintenance is set while the broker is in maintenance mode: it
+	// leads no partition (its node hands leadership away, no node gives
+	// it any). Re-registering keeps it.
+	Maintenance bool
 }
 
 // Partition is one partition's placement.

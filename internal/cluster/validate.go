@@ -42,6 +42,8 @@ func (t *Tables) Validate(cmd Command) error {
 		return err
 	case *SetBrokerDraining:
 		return t.validateSetBrokerDraining(c)
+	case *SetBrokerMaintenance:
+		return t.validateSetBrokerMaintenance(c)
 	}
 	return fmt.Errorf("%w: %T", ErrUnknownCommand, cmd)
 }
