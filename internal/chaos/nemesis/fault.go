@@ -133,7 +133,11 @@ func (nf *nodeFaults) terminate() Fault {
 
 func (nf *nodeFaults) pause() Fault {
 	return Fault{Name: "pause", Hold: [2]time.Duration{2 * time.Second, 8 * time.Second},
-		Inject: func(context.Context) error { return nf.pick().Pause() },
+		Inject: func(context.Context) error {
+			n := nf.pick()
+			nf.detail("pause", n, "SIGSTOP pid %d", n.Pid())
+			return n.Pause()
+		},
 		Heal: func(ctx context.Context) error {
 			n := nf.picked()
 			if err := n.Resume(); err != nil {
