@@ -7,6 +7,7 @@
 //	petrel-chaos --smoke --nodes 3              # the short cluster sequence, ≈40 s
 //	petrel-chaos --duration 10m                 # random faults, random seed (printed)
 //	petrel-chaos --nodes 3 --duration 10m       # a 3-node cluster: cluster and network faults
+//	petrel-chaos --nodes 3 --faults isolate,leader-transfer-storm --duration 3m   # only these
 //	petrel-chaos --seed 1731 --duration 10m     # replay a schedule
 //	petrel-chaos --failpoints --duration 10m    # broker built with -tags failpoints: crash-points too
 //	petrel-chaos --negative-control             # a deliberately broken broker: must be caught

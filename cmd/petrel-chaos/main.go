@@ -52,6 +52,7 @@ func newCommand() *cobra.Command {
 	f.Uint64Var(&o.seed, "seed", 0, "schedule and workload seed (0: random, printed)")
 	f.DurationVar(&o.duration, "duration", 10*time.Minute, "fault phase length, warm-up included (ignored with --smoke)")
 	f.IntVar(&o.nodes, "nodes", 1, "brokers: 1, or a cluster of 3+ (topics RF 3, cluster faults, probes, replica digests)")
+	f.StringSliceVar(&o.only, "faults", nil, "draw the random schedule from these faults only (e.g. isolate,leader-transfer-storm); the others are listed as skipped")
 	f.IntVar(&o.shards, "shards", 0, "shards per broker (0: 2)")
 	f.StringVar(&o.net, "net", modeAuto, "where a cluster runs: netns (re-run under unshare --net: network faults with nftables; needs root, nft, unshare), loopback (no network faults), auto (netns when possible)")
 	f.DurationVar(&o.targets.Unavailable, "max-unavailability", 0, "liveness target: per fault, fault → first ack on every partition (0: figure only)")

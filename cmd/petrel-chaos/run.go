@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +43,8 @@ type options struct {
 	net     string
 	targets check.Targets
 	shards  int // --shards of every node (0: the cluster package's default)
+	// only restricts the random schedule to these faults (--faults).
+	only []string
 }
 
 // partitions of the chaos topic.
@@ -182,6 +185,7 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	if faults, err = o.setupFailpoints(ctx, c, faults, flog, out); err != nil {
 		return err
 	}
+	faults = onlyFaults(faults, o.only)
 	var sched nemesis.Schedule
 	var skipped []string
 	if o.smoke && o.nodes >= 3 {
@@ -330,6 +334,24 @@ func harnessResult(name string, findings []string) check.Result {
 		r.Examples = append(r.Examples, f)
 	}
 	return r
+}
+
+// errNotChosen: a fault left out by --faults.
+var errNotChosen = errors.New("not in --faults")
+
+// onlyFaults makes every fault not named in only unavailable (only empty:
+// faults unchanged).
+func onlyFaults(faults []nemesis.Fault, only []string) []nemesis.Fault {
+	if len(only) == 0 {
+		return faults
+	}
+	out := append([]nemesis.Fault(nil), faults...)
+	for i, f := range out {
+		if !slices.Contains(only, f.Name) {
+			out[i].Available = func() error { return errNotChosen }
+		}
+	}
+	return out
 }
 
 // appendUnusable adds the catalog's unusable faults not already named.
