@@ -95,6 +95,7 @@ func (n *Node) adminHandler() http.Handler {
 		writeResult(w, d, err, "replica of partition "+what)
 	})
 	n.registerDecommission(mux)
+	n.registerMaintenance(mux)
 	mux.HandleFunc("GET /v1/node_config", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, n.NodeConfigSnapshot())
 	})

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/petrel-streaming/petrel/internal/cluster"
 	"github.com/petrel-streaming/petrel/internal/model"
 	"github.com/petrel-streaming/petrel/internal/partition"
 	"github.com/petrel-streaming/petrel/internal/shard"
@@ -18,25 +19,132 @@ import (
 // leads back to their preferred replicas that are live and caught up
 // (Kafka's auto.leader.rebalance.enable), and ElectLeaders (key 43) does
 // the same at once for the partitions a client names.
+//
+// Maintenance mode (cluster.SetBrokerMaintenance, admin_maintenance.go):
+// while this node's broker is in maintenance, every maintenanceInterval it
+// hands every group it leads to its most caught-up live follower (as a
+// clean shutdown does), so it soon leads nothing and anything it wins in
+// an election it gives away again. No node moves a leadership to a broker
+// in maintenance: balancing and preferred-leader elections skip the
+// partitions whose preferred replica is in it. When a broker leaves
+// maintenance every node balances at once, so its preferred leaderships
+// come back within a tick rather than a balancing period.
+//
+//	every maintenanceInterval (cluster mode, each node):
+//	  my broker in maintenance        → TransferLeaders on every shard
+//	  a balancing period passed, or
+//	  a broker just left maintenance  → ElectPreferred on each group led
+//	                                    here whose preferred broker is not
+//	                                    in maintenance
 
 // leaderBalanceInterval is how often leaders move back to their
 // preferred replicas.
 const leaderBalanceInterval = 10 * time.Second
 
+// maintenanceInterval is how often a node in maintenance hands away the
+// leaderships it holds (and how often every node looks at the flag).
+const maintenanceInterval = 250 * time.Millisecond
+
 func (n *Node) balanceLeaders(stop <-chan struct{}) {
-	t := time.NewTicker(leaderBalanceInterval)
+	t := time.NewTicker(maintenanceInterval)
 	defer t.Stop()
+	nextBalance := time.Now().Add(leaderBalanceInterval)
+	var wasIn model.NodeID = -1 // the broker in maintenance at the last tick
 	for {
 		select {
 		case <-stop:
 			return
-		case <-t.C:
-		}
-		for i, m := range n.shards {
-			m := m
-			_ = n.rt.Submit(model.ShardID(i), func(*shard.Shard) { m.BalanceLeaders() })
+		case now := <-t.C:
+			tables := n.tablesIfUp()
+			if tables == nil {
+				continue
+			}
+			in, ok := tables.InMaintenance()
+			if !ok {
+				in = -1
+			}
+			if in == n.cfg.NodeID {
+				n.shedLeaders(stop)
+			}
+			if left := wasIn >= 0 && in != wasIn; left || !now.Before(nextBalance) {
+				n.balanceRound(tables)
+				nextBalance = now.Add(leaderBalanceInterval)
+			}
+			if in != wasIn {
+				n.log.Info("maintenance mode changed", "broker_in_maintenance", in, "was", wasIn)
+			}
+			wasIn = in
 		}
 	}
+}
+
+// shedLeaders starts handing every group led here to a peer (a tick of
+// maintenance mode) and returns the number of groups led here.
+func (n *Node) shedLeaders(stop <-chan struct{}) int {
+	ctx, cancel := context.WithTimeout(context.Background(), maintenanceInterval)
+	defer cancel()
+	leading := 0
+	for i, m := range n.shards {
+		select {
+		case <-stop:
+			return leading
+		default:
+		}
+		m := m
+		if err := n.rt.InvokeOn(ctx, model.ShardID(i), func(*shard.Shard) { leading += m.TransferLeaders() }); err != nil {
+			return leading
+		}
+	}
+	return leading
+}
+
+// balanceRound asks each partition led here to hand its leadership to its
+// preferred replica, unless that replica's broker is in maintenance (what
+// partition.Manager.BalanceLeaders does, with that exception). Each
+// shard's replicas are handed to it in one message.
+func (n *Node) balanceRound(tables *cluster.Tables) {
+	byShard := make([][]*partition.Replica, len(n.shards))
+	n.replicas.Range(func(k, v any) bool {
+		key, r := k.(model.PartitionKey), v.(*partition.Replica)
+		if rs := r.State(); rs == nil || !rs.Leader {
+			return true
+		}
+		p, ok := partitionOf(tables, key)
+		if !ok || tables.Maintenance(preferredOf(p)) {
+			return true
+		}
+		i := n.shardOf(key)
+		byShard[i] = append(byShard[i], r)
+		return true
+	})
+	for i, rs := range byShard {
+		if len(rs) == 0 {
+			continue
+		}
+		_ = n.rt.Submit(model.ShardID(i), func(*shard.Shard) {
+			for _, r := range rs {
+				_ = r.ElectPreferred() // not needed, not caught up, no longer leading: next round
+			}
+		})
+	}
+}
+
+// tablesIfUp is Tables, or nil before the controller started (the
+// transport and its handlers start first).
+func (n *Node) tablesIfUp() *cluster.Tables {
+	if c := n.ctrlUp.Load(); c != nil {
+		return c.tables.Load()
+	}
+	return nil
+}
+
+// partitionOf looks a partition up in the tables.
+func partitionOf(tables *cluster.Tables, key model.PartitionKey) (cluster.Partition, bool) {
+	tp, ok := tables.TopicByID(key.Topic)
+	if !ok || int(key.Partition) >= len(tp.Partitions) {
+		return cluster.Partition{}, false
+	}
+	return tp.Partitions[key.Partition], true
 }
 
 // Preferred-leader election outcomes carried between nodes.
@@ -116,6 +224,12 @@ func (n *Node) electLocal(ctx context.Context, key model.PartitionKey) error {
 		return partition.ErrNotLeader
 	}
 	r := v.(*partition.Replica)
+	if t := n.tablesIfUp(); t != nil {
+		// No leadership goes to a broker in maintenance.
+		if p, ok := partitionOf(t, key); ok && t.Maintenance(preferredOf(p)) {
+			return fmt.Errorf("%w: broker %d, the preferred replica, is in maintenance", partition.ErrPreferredUnavailable, preferredOf(p))
+		}
+	}
 	var err error
 	if ierr := n.rt.InvokeOn(ctx, n.shardOf(key), func(*shard.Shard) { err = r.ElectPreferred() }); ierr != nil {
 		return ierr
