@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -822,15 +823,26 @@ func TestClusterFiveNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leads := map[int32]int{}
 	for _, p := range md.Topics["five"].Partitions {
 		if len(p.Replicas) != 3 {
 			t.Fatalf("partition %d has %d replicas, want 3 (min(3, brokers))", p.Partition, len(p.Replicas))
 		}
-		leads[p.Replicas[0]]++
 	}
-	if len(leads) != 5 {
-		t.Errorf("preferred leaders not spread over the 5 nodes: %v", leads)
+	// Placement balances preferred leaders over every topic
+	// (__consumer_offsets included): at most one apart.
+	all, err := adm.Metadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leads := map[int32]int{}
+	for _, td := range all.Topics {
+		for _, p := range td.Partitions {
+			leads[p.Replicas[0]]++
+		}
+	}
+	counts := slices.Collect(maps.Values(leads))
+	if len(leads) != 5 || slices.Max(counts)-slices.Min(counts) > 1 {
+		t.Errorf("preferred leaders not balanced over the 5 nodes: %v", leads)
 	}
 	const n = 500
 	produceN(ctx, t, cl, "five", 0, n)
