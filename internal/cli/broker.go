@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 
 	"github.com/spf13/cobra"
 )
@@ -39,9 +38,9 @@ type decommissionProgress struct {
 func brokerAction(e *env, verb, method, short string) *cobra.Command {
 	cmd := &cobra.Command{Use: verb + " BROKER-ID", Short: short, Args: cobra.ExactArgs(1)}
 	cmd.RunE = e.run(false, func(ctx context.Context, args []string) error {
-		id, err := strconv.ParseInt(args[0], 10, 32)
-		if err != nil || id < 0 {
-			return fmt.Errorf("broker id %q: want a number (see `petrel cluster info`)", args[0])
+		id, err := parseBrokerID(args[0])
+		if err != nil {
+			return err
 		}
 		path := fmt.Sprintf("/v1/brokers/%d/%s", id, verb)
 		if verb == "status" {

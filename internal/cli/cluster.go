@@ -13,11 +13,11 @@ import (
 )
 
 func clusterCommand(d Deps) *cobra.Command {
-	cmd, e := d.group("cluster", "Show the cluster's brokers, health, partitions and broker configs",
-		"Not here yet: cluster maintenance enable|disable|status, cluster config export|import.")
+	cmd, e := d.group("cluster", "Show the cluster's brokers, health, partitions and broker configs; maintenance mode",
+		"Not here yet: cluster config export|import.")
 	cfg := &cobra.Command{Use: "config", Short: "Get or set broker configs (DescribeConfigs / IncrementalAlterConfigs)", Args: cobra.NoArgs}
 	cfg.AddCommand(clusterConfigGet(e), clusterConfigSet(e))
-	cmd.AddCommand(clusterInfo(e), clusterHealth(e), clusterPartitions(e), cfg)
+	cmd.AddCommand(clusterInfo(e), clusterHealth(e), clusterPartitions(e), clusterMaintenance(e), cfg)
 	return cmd
 }
 

@@ -8,13 +8,14 @@
 //	petrel topic   create|delete|list|describe|alter-config|add-partitions|trim-prefix|produce|consume
 //	petrel group   list|describe|delete|seek
 //	petrel cluster info|health|config get|set|partitions list|move
+//	petrel cluster maintenance enable ID [--wait]|disable ID|status (admin API)
 //	petrel broker  decommission|recommission|status ID            (admin API)
 //	petrel profile create|use|list|delete
 //	petrel tune    list|check|apply|restore [tuner…] [--dry-run]   (tune.go; the tuners are internal/tune)
 //	petrel iotune  measure the data dir's disk, write io-config.yaml
 //	petrel check   the node against best practice (OK/WARN/FAIL/SKIP)
 //
-// Not yet: cluster maintenance, cluster config export|import.
+// Not yet: cluster config export|import.
 //
 // # Connection settings
 //
