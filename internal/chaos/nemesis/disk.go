@@ -80,13 +80,17 @@ func (nf *nodeFaults) diskFaults(d Disks) []Fault {
 			},
 		},
 		// eio-fsync: fsync fails, then writes do; the node must stop
-		// acknowledging. Heal: kill it, drop what its disk never synced
+		// acknowledging (today it exits: that exit is expected). Heal: kill
+		// it (if it still runs), drop what its disk never synced
 		// (a failed fsync may have lost the pages), clear the errors,
 		// restart.
 		{Name: "eio-fsync", Available: avail, Hold: [2]time.Duration{5 * time.Second, 15 * time.Second},
 			Inject: func(context.Context) error {
-				setMode(nf.pick(), diskfault.Mode{Lazy: true, EIO: true}, "eio-fsync")
-				return nil
+				n := nf.pick()
+				setMode(n, diskfault.Mode{Lazy: true, EIO: true}, "eio-fsync")
+				// A node whose storage fails stops on its own: that exit
+				// is this fault's doing, not a broker crash.
+				return n.ExpectExit(true)
 			},
 			Heal: func(ctx context.Context) error {
 				n := nf.picked()
