@@ -30,8 +30,9 @@ type BrokerInfo struct {
 	InternalRPCAddress string `json:"internal_rpc_address"`
 	InternalRPCPort    int    `json:"internal_rpc_port"`
 	KafkaAddress       string `json:"kafka_address"`
-	MembershipStatus   string `json:"membership_status"`
+	MembershipStatus   string `json:"membership_status"` // active, or draining (decommissioned)
 	IsAlive            bool   `json:"is_alive"`
+	Maintenance        bool   `json:"maintenance"`
 }
 
 // BrokersSnapshot lists the registered brokers, by node id.
@@ -61,9 +62,15 @@ func (n *Node) brokerInfo(b cluster.Broker) BrokerInfo {
 		bi.InternalRPCAddress = h
 		bi.InternalRPCPort, _ = strconv.Atoi(p)
 	}
+	if b.Draining {
+		bi.MembershipStatus = "draining"
+	}
+	bi.Maintenance = b.Maintenance
 	if b.NodeID == n.cfg.NodeID {
-		// Other brokers' cores and liveness arrive with clusters (issue 5).
+		// Other brokers' core counts are not known here.
 		bi.NumCores, bi.IsAlive = n.meta.Shards, n.ready.Load()
+	} else {
+		bi.IsAlive = n.Live(b.NodeID)
 	}
 	return bi
 }

@@ -376,13 +376,7 @@ func (n *Node) transferLeaders(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, transferTimeout)
 	defer cancel()
 	for {
-		leading := 0
-		for i, m := range n.shards {
-			m := m
-			if err := n.rt.InvokeOn(ctx, model.ShardID(i), func(*shard.Shard) { leading += m.TransferLeaders() }); err != nil {
-				return
-			}
-		}
+		leading := n.shedLeaders(ctx.Done())
 		if leading == 0 {
 			return
 		}
