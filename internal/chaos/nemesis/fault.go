@@ -140,7 +140,13 @@ func (nf *nodeFaults) pause() Fault {
 		},
 		Heal: func(ctx context.Context) error {
 			n := nf.picked()
-			if err := n.Resume(); err != nil {
+			err := n.Resume()
+			switch {
+			case errors.Is(err, cluster.ErrExitedOnItsOwn) || errors.Is(err, cluster.ErrNotRunning):
+				// It died while stopped (broker-crash reports the exit):
+				// bring it back so the run goes on.
+				return restart(ctx, n)
+			case err != nil:
 				return err
 			}
 			return n.WaitReady(ctx)
