@@ -85,8 +85,5 @@
 // liveness figures. The smoke on a cluster is nemesis.ClusterSmoke:
 // kill -9 of a partition's leader, restart, then (netns) a leader
 // isolated for 8 s, healed; 30 s final read.
-//
-// Cluster nodes run with --shards 1 unless --shards says otherwise: a
-// cluster of 2-shard nodes does not form today (every node waits forever
-// in its controller's first proposal; reported to the broker's owner).
+
 package main

@@ -101,11 +101,6 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	logger := slog.New(slog.NewTextHandler(logf, nil))
 	fmt.Fprintf(out, "petrel-chaos seed=%d mode=%s nodes=%d partitions=%d duration=%s rate=%d/s git=%s run=%s\n",
 		o.seed, mode, o.nodes, partitions+1, modeDuration(o), o.rate, gitRev(), o.runDir)
-	if o.shards == 0 && o.nodes > 1 {
-		// A cluster of 2-shard nodes never elects its controller today
-		// (start-up hangs in the controller's first proposal): see doc.go.
-		o.shards = 1
-	}
 	ccfg := cluster.Config{Binary: o.binary, Dir: o.runDir, Nodes: o.nodes, Shards: o.shards, Logger: logger, Env: o.brokerEnv()}
 	copts := nemesis.ClusterOptions{Topic: workload.Topic, Partitions: partitions, NetWhy: netWhy}
 	if mode == modeNetns {
