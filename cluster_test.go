@@ -857,7 +857,6 @@ func TestClusterFiveNodes(t *testing.T) {
 // every file of node 2), its groups stop; the node leaves the cluster so
 // the others elect leaders among themselves, and writes go on.
 func TestClusterStorageFailure(t *testing.T) {
-	root := t.TempDir()
 	var failing atomic.Bool
 	inj := vfs.InjectorFunc(func(op vfs.Op) error {
 		if failing.Load() && op.Kind == vfs.OpSync {
@@ -865,34 +864,14 @@ func TestClusterStorageFailure(t *testing.T) {
 		}
 		return nil
 	})
-	var rpcs, kafkas []string
-	for range 3 {
-		rpcs, kafkas = append(rpcs, freeAddr(t)), append(kafkas, freeAddr(t))
-	}
-	nodes := make([]*node.Node, 3)
-	errs := make([]error, 3)
-	var wg sync.WaitGroup
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	for i := range 3 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fs := vfs.NewOS()
-			if i == 2 {
-				fs = vfs.NewErrorFS(fs, inj)
-			}
-			nodes[i], errs[i] = node.Start(ctx, node.Config{DataDir: filepath.Join(root, strconv.Itoa(i)), NodeID: model.NodeID(i),
-				KafkaAddr: kafkas[i], RPCAddr: rpcs[i], Seeds: rpcs, Shards: 1, MemoryBytes: 256 << 20, JournalBytes: 16 << 20, FS: fs})
-		}()
-	}
-	wg.Wait()
-	for i, n := range nodes {
-		if errs[i] != nil {
-			t.Fatalf("node %d: %v", i, errs[i])
+	_, kafkas := startNodes(ctx, t, 3, func(i int, fs vfs.FS) vfs.FS {
+		if i == 2 {
+			return vfs.NewErrorFS(fs, inj)
 		}
-		t.Cleanup(func() { _ = n.Close(context.Background()) })
-	}
+		return fs
+	})
 	cl, err := kgo.NewClient(kgo.SeedBrokers(kafkas...), kgo.MetadataMinAge(100*time.Millisecond),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
@@ -935,4 +914,73 @@ func createAssigned(ctx context.Context, t *testing.T, cl *kgo.Client, topic str
 	if code := resp.Topics[0].ErrorCode; code != 0 {
 		t.Fatalf("create %s: %v", topic, kerr.ErrorForCode(code))
 	}
+}
+
+// startNodes starts an n-node cluster of node.Nodes (for what petrel.Broker
+// does not expose), node i on wrap(i, the OS file system).
+func startNodes(ctx context.Context, t *testing.T, n int, wrap func(int, vfs.FS) vfs.FS) ([]*node.Node, []string) {
+	t.Helper()
+	root := t.TempDir()
+	var rpcs, kafkas []string
+	for range n {
+		rpcs, kafkas = append(rpcs, freeAddr(t)), append(kafkas, freeAddr(t))
+	}
+	nodes := make([]*node.Node, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nodes[i], errs[i] = node.Start(ctx, node.Config{DataDir: filepath.Join(root, strconv.Itoa(i)), NodeID: model.NodeID(i),
+				KafkaAddr: kafkas[i], RPCAddr: rpcs[i], Seeds: rpcs, Shards: 2, MemoryBytes: 256 << 20, JournalBytes: 16 << 20,
+				FS: wrap(i, vfs.NewOS())})
+		}()
+	}
+	wg.Wait()
+	for i, nd := range nodes {
+		if nd != nil {
+			t.Cleanup(func() { _ = nd.Close(context.Background()) })
+		}
+		if errs[i] != nil {
+			t.Fatalf("node %d: %v", i, errs[i])
+		}
+	}
+	return nodes, kafkas
+}
+
+// TestClusterQuiesce: once idle, no group of a 3-node cluster with 60
+// partitions is ticked any more (leaders and followers quiesced), and a
+// write wakes only what it needs, which sleeps again.
+func TestClusterQuiesce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	nodes, kafkas := startNodes(ctx, t, 3, func(_ int, fs vfs.FS) vfs.FS { return fs })
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kafkas...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if res, err := kadm.NewClient(cl).CreateTopics(ctx, 60, 3, nil, "sleepy"); err != nil || res.Error() != nil {
+		t.Fatalf("create: %v %v", err, res.Error())
+	}
+	asleep := func(what string) {
+		t.Helper()
+		for {
+			var awake []int64
+			for _, nd := range nodes {
+				awake = append(awake, nd.AwakeGroups())
+			}
+			if slices.Max(awake) == 0 {
+				return
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("%s: groups still awake per node: %v", what, awake)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	asleep("after creating 60 partitions")
+	produceN(ctx, t, cl, "sleepy", 0, 100)
+	asleep("after writes")
 }

@@ -370,8 +370,8 @@ const transferTimeout = 5 * time.Second
 // once instead of after an election timeout; it gives up at
 // transferTimeout (the peers may be down too) or when ctx ends.
 func (n *Node) transferLeaders(ctx context.Context) {
-	if n.transport == nil || n.rt == nil {
-		return
+	if n.transport == nil || n.rt == nil || n.failing.Load() {
+		return // a node stopping on a storage error leads nothing that answers
 	}
 	ctx, cancel := context.WithTimeout(ctx, transferTimeout)
 	defer cancel()
@@ -447,6 +447,7 @@ func (n *Node) Live(id model.NodeID) bool {
 func (n *Node) storageFailed(err error) {
 	n.failOnce.Do(func() {
 		n.failErr = err
+		n.failing.Store(true)
 		n.ready.Store(false)
 		n.log.Error("storage failed: the node stops (restart it to recover)", "err", err)
 		go func() {
@@ -470,4 +471,14 @@ func (n *Node) Err() error {
 	default:
 		return nil
 	}
+}
+
+// AwakeGroups counts the Raft groups this node ticks (not quiesced): zero
+// on an idle node, whatever its number of partitions. Any goroutine.
+func (n *Node) AwakeGroups() int64 {
+	var a int64
+	for _, m := range n.shards {
+		a += m.Active()
+	}
+	return a
 }

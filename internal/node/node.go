@@ -109,6 +109,7 @@ type Node struct {
 	// failed is closed when the node stopped itself on a storage error.
 	failOnce sync.Once
 	failErr  error
+	failing  atomic.Bool
 	failed   chan struct{}
 	groups   *groups
 	metrics  *metrics.Metrics

@@ -116,10 +116,14 @@ func (m *Manager) Tick() {
 			m.setQuiesced(r, true)
 			continue
 		}
+		// Before the tick: a tick makes a leader's heartbeats, which
+		// would look like work left to do.
+		if r.maybeQuiesce() {
+			continue
+		}
 		r.rn.Tick()
 		r.markDirty()
 		r.updateISR()
-		r.maybeQuiesce()
 	}
 }
 
@@ -181,8 +185,9 @@ func (r *Replica) step(msg *pb.Message) {
 	r.markDirty()
 	if quiesce {
 		st := r.rn.BasicStatus()
-		if st.RaftState == raft.StateFollower && st.Lead == msg.GetFrom() &&
-			st.GetCommit() == uint64(r.appendLast) && !r.rn.HasReady() {
+		// Its heartbeat response is pending (HasReady), which is fine:
+		// caught up means every entry the leader has is staged here.
+		if st.RaftState == raft.StateFollower && st.Lead == msg.GetFrom() && st.GetCommit() == uint64(r.appendLast) {
 			r.m.setQuiesced(r, true)
 		} else {
 			r.wake()
@@ -190,17 +195,18 @@ func (r *Replica) step(msg *pb.Message) {
 	}
 }
 
-// maybeQuiesce puts an idle leader's group to sleep: every entry is
+// maybeQuiesce puts an idle leader's group to sleep (and reports so):
+// every entry is
 // committed and every live follower has all of them. The followers hear it
 // in a last heartbeat and stop ticking too; a proposal, a message other
 // than a heartbeat, or a node going down wakes the group.
-func (r *Replica) maybeQuiesce() {
+func (r *Replica) maybeQuiesce() bool {
 	if !r.leader || !r.ready || len(r.waiters) > 0 || len(r.dups) > 0 || r.rn.HasReady() {
-		return
+		return false
 	}
 	st := r.rn.Status()
 	if st.LeadTransferee != raft.None || st.GetCommit() != uint64(r.appendLast) {
-		return
+		return false
 	}
 	var followers []uint64
 	for id, pr := range st.Progress {
@@ -211,7 +217,7 @@ func (r *Replica) maybeQuiesce() {
 			continue
 		}
 		if pr.Match != st.GetCommit() || pr.State != tracker.StateReplicate {
-			return
+			return false
 		}
 		followers = append(followers, id)
 	}
@@ -222,6 +228,7 @@ func (r *Replica) maybeQuiesce() {
 		r.m.queue(r, &pb.Message{Type: pb.MsgHeartbeat.Enum(), To: &id, From: &st.ID, Term: &term,
 			Commit: &commit, Context: quiesceContext})
 	}
+	return true
 }
 
 // updateISR recomputes a leader's in-sync replicas: itself and every
