@@ -236,6 +236,9 @@ func (m *Manager) takeReady() {
 					return
 				}
 			}
+			if r.rn.HasReady() {
+				r.markDirty() // more than 4 Readys: the rest next pass, not forgotten
+			}
 			if err := r.maybeCampaign(); err != nil {
 				m.fail(fmt.Errorf("partition %s: %w", r.cfg.Key, err))
 				return
