@@ -535,11 +535,7 @@ func (r *Replica) stageAppend(m *pb.Message) error {
 		r.rs.remember(m.Entries)
 		r.appendLast = model.Index(m.Entries[len(m.Entries)-1].GetIndex())
 		r.appendNext = end
-		if !r.leader || end > r.tail {
-			// A follower's next offset follows its log. A new leader may
-			// stage, after it took the lead in the same Ready, entries it
-			// received as a follower: its next offset follows them too
-			// (else it would stamp offsets already taken).
+		if !r.leader {
 			r.tail = end
 		}
 	}
