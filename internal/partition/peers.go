@@ -210,8 +210,8 @@ func (r *Replica) maybeQuiesce() bool {
 	}
 	var followers []uint64
 	for id, pr := range st.Progress {
-		if id == st.ID || pr.IsLearner {
-			continue
+		if id == st.ID {
+			continue // learners too: one catching up needs the leader awake
 		}
 		if !r.m.peers.Live(nodeID(id)) {
 			continue
