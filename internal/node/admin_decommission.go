@@ -51,32 +51,30 @@ func (n *Node) Decommission(ctx context.Context, id model.NodeID) (DecommissionP
 	if _, err := n.Tables().PlanDecommission(id); err != nil {
 		return DecommissionProgress{}, adminErr(err)
 	}
-	if _, err := n.ctrl.propose(ctx, &cluster.SetBrokerDraining{NodeID: id, Draining: true}); err != nil {
-		return DecommissionProgress{}, adminErr(err)
-	}
-	// Plan again on the tables the drain produced: another change may
-	// have committed in between.
-	cmds, err := n.Tables().PlanDecommission(id)
-	if err != nil {
-		return DecommissionProgress{}, adminErr(err)
-	}
-	failed, err := n.proposeMoves(ctx, cmds)
-	if err != nil {
-		return DecommissionProgress{}, err
-	}
-	p, err := n.DecommissionSnapshot(id)
-	p.Failed = failed
-	return p, err
+	return n.setDraining(ctx, id, true)
 }
 
 // Recommission clears broker id's draining flag and cancels the moves in
 // progress that take replicas off it (Replicas include it, Target does
 // not); moves that finished stay. Any goroutine.
 func (n *Node) Recommission(ctx context.Context, id model.NodeID) (DecommissionProgress, error) {
-	if _, err := n.ctrl.propose(ctx, &cluster.SetBrokerDraining{NodeID: id, Draining: false}); err != nil {
+	return n.setDraining(ctx, id, false)
+}
+
+// setDraining proposes broker id's draining flag, then the moves that
+// take replicas off it (draining) or cancel those (not), planned on the
+// tables the flag produced (another change may have committed in
+// between), and returns the progress.
+func (n *Node) setDraining(ctx context.Context, id model.NodeID, draining bool) (DecommissionProgress, error) {
+	if _, err := n.ctrl.propose(ctx, &cluster.SetBrokerDraining{NodeID: id, Draining: draining}); err != nil {
 		return DecommissionProgress{}, adminErr(err)
 	}
-	cmds, err := n.Tables().PlanRecommission(id)
+	t := n.Tables()
+	plan := t.PlanRecommission
+	if draining {
+		plan = t.PlanDecommission
+	}
+	cmds, err := plan(id)
 	if err != nil {
 		return DecommissionProgress{}, adminErr(err)
 	}
