@@ -248,6 +248,15 @@ func newReplica(m *Manager, cfg Config) (*Replica, error) {
 		CheckQuorum:               len(r.cfg.Peers) > 1 || cfg.Join,
 		PreVote:                   true,
 		StepDownOnRemoval:         true,
+		// A data group never forwards a proposal: a batch is stamped with
+		// its offset and epoch by the leader that proposes it, and one
+		// that lost the lead in the same loop pass (before its role was
+		// updated) would otherwise forward its stamped batch to the new
+		// leader, which appends it with a stale base offset (chaos seed
+		// 7: "entry 786 base offset 783, log expects 790"). Dropped, the
+		// proposal fails with ErrNotLeader and the client retries.
+		// Controller commands are opaque and may be forwarded.
+		DisableProposalForwarding: cfg.Kind == KindData,
 		Logger:                    raftLogger{r.logg},
 	})
 	if err != nil {
