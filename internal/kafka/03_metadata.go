@@ -43,20 +43,35 @@ func metadataAPI(b Broker) API {
 func metadata(ctx context.Context, b Broker, req *kmsg.MetadataRequest) *kmsg.MetadataResponse {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	tables := b.Tables()
-	for _, e := range brokerEndpoints(b, tables) {
+	id := b.ClusterID()
+	resp.ClusterID = &id
+	resp.ControllerID = int32(b.ControllerID())
+	tables = metadataTopics(ctx, b, tables, req, resp)
+	named := []model.NodeID{model.NodeID(resp.ControllerID)}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if p.Leader >= 0 && !slices.Contains(named, model.NodeID(p.Leader)) {
+				named = append(named, model.NodeID(p.Leader))
+			}
+		}
+	}
+	for _, e := range brokerEndpoints(b, tables, named...) {
 		br := kmsg.NewMetadataResponseBroker()
 		br.NodeID, br.Host, br.Port, br.Rack = e.id, e.host, e.port, e.rack
 		resp.Brokers = append(resp.Brokers, br)
 	}
-	id := b.ClusterID()
-	resp.ClusterID = &id
-	resp.ControllerID = int32(b.ControllerID())
+	return resp
+}
+
+// metadataTopics fills the response's topics (auto-creating those the
+// request may) and returns the tables it read last.
+func metadataTopics(ctx context.Context, b Broker, tables *cluster.Tables, req *kmsg.MetadataRequest, resp *kmsg.MetadataResponse) *cluster.Tables {
 	all := req.Topics == nil || req.Version == 0 && len(req.Topics) == 0
 	if all {
 		for _, tp := range tables.Topics() {
 			resp.Topics = append(resp.Topics, metadataTopic(b, tables, tp))
 		}
-		return resp
+		return tables
 	}
 	for _, t := range req.Topics {
 		var tp *cluster.Topic
@@ -92,7 +107,7 @@ func metadata(ctx context.Context, b Broker, req *kmsg.MetadataRequest) *kmsg.Me
 		}
 		resp.Topics = append(resp.Topics, mt)
 	}
-	return resp
+	return tables
 }
 
 func metadataTopic(b Broker, tables *cluster.Tables, tp *cluster.Topic) kmsg.MetadataResponseTopic {

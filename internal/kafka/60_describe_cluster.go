@@ -42,7 +42,7 @@ func describeCluster(b Broker, req *kmsg.DescribeClusterRequest) *kmsg.DescribeC
 	}
 	resp.ClusterID = b.ClusterID()
 	resp.ControllerID = int32(b.ControllerID())
-	for _, e := range brokerEndpoints(b, b.Tables()) {
+	for _, e := range brokerEndpoints(b, b.Tables(), b.ControllerID()) {
 		br := kmsg.NewDescribeClusterResponseBroker()
 		br.NodeID, br.Host, br.Port, br.Rack = e.id, e.host, e.port, e.rack
 		resp.Brokers = append(resp.Brokers, br)

@@ -95,6 +95,48 @@ func TestMetadataClusterView(t *testing.T) {
 	}
 }
 
+// TestMetadataListsNamedBrokers: a broker this node sees down is left
+// out of Metadata, unless the response names it as a partition's leader
+// or as the controller (after a network partition heals, liveness on one
+// node may lag what another node's replicas report; a client fails on a
+// leader id missing from the broker list).
+func TestMetadataListsNamedBrokers(t *testing.T) {
+	f := newFakeCluster(t)
+	f.down = map[model.NodeID]bool{2: true, 3: true}
+	api := metadataAPI(f)
+	ids := func(resp *kmsg.MetadataResponse) []int32 {
+		var out []int32
+		for _, b := range resp.Brokers {
+			out = append(out, b.NodeID)
+		}
+		return out
+	}
+	// Topic t: partition 1 led by 3, partition 0 by 2 (also the controller).
+	if got := ids(call[*kmsg.MetadataResponse](t, api, metadataReq(12, "t"))); !slices.Equal(got, []int32{1, 2, 3}) {
+		t.Errorf("topic t: brokers %v, want [1 2 3]", got)
+	}
+	// No topic: only the controller is named.
+	none := metadataReq(12)
+	none.Topics = []kmsg.MetadataRequestTopic{}
+	if got := ids(call[*kmsg.MetadataResponse](t, api, none)); !slices.Equal(got, []int32{1, 2}) {
+		t.Errorf("no topics: brokers %v, want [1 2]", got)
+	}
+	f.controller = 1
+	if got := ids(call[*kmsg.MetadataResponse](t, api, none)); !slices.Equal(got, []int32{1}) {
+		t.Errorf("no topics, controller 1: brokers %v, want [1]", got)
+	}
+	dc := kmsg.NewPtrDescribeClusterRequest()
+	f.controller = 3
+	resp := call[*kmsg.DescribeClusterResponse](t, describeClusterAPI(f), dc)
+	var got []int32
+	for _, b := range resp.Brokers {
+		got = append(got, b.NodeID)
+	}
+	if !slices.Equal(got, []int32{1, 3}) {
+		t.Errorf("DescribeCluster with 2 and 3 down, controller 3: brokers %v, want [1 3]", got)
+	}
+}
+
 // TestFindCoordinatorIsOffsetsLeader: a group's coordinator is the leader
 // of its __consumer_offsets partition, wherever it is.
 func TestFindCoordinatorIsOffsetsLeader(t *testing.T) {

@@ -26,6 +26,7 @@ type fakeBroker struct {
 	states     map[model.PartitionKey]*partition.ReadState
 	leaders    map[model.PartitionKey]Leadership
 	controller model.NodeID
+	down       map[model.NodeID]bool // brokers this node's liveness sees down
 
 	mu       sync.Mutex
 	produced []model.PartitionKey // Produce batches
@@ -93,7 +94,7 @@ func (f *fakeBroker) Producers(_ context.Context, key model.PartitionKey) ([]par
 func (f *fakeBroker) ElectPreferred(_ context.Context, keys []model.PartitionKey) []error {
 	return make([]error, len(keys))
 }
-func (f *fakeBroker) Live(model.NodeID) bool                           { return true }
+func (f *fakeBroker) Live(id model.NodeID) bool                        { return !f.down[id] }
 func (f *fakeBroker) PartitionBytes(model.PartitionKey) (int64, error) { return 0, nil }
 
 func (f *fakeBroker) touch(key model.PartitionKey) {

@@ -64,13 +64,16 @@ func brokerEndpoint(b Broker, tables *cluster.Tables, id model.NodeID) (endpoint
 	return e, true
 }
 
-// brokerEndpoints lists every registered broker that is alive, and this
-// node, sorted by id: as Kafka, Metadata leaves out brokers that are down
-// (clients would keep dialing them).
-func brokerEndpoints(b Broker, tables *cluster.Tables) []endpoint {
+// brokerEndpoints lists every registered broker that is alive, this
+// node, and the brokers in named (the leaders and controller a response
+// names: a client fails on an id missing from the list), sorted by id.
+// As Kafka, Metadata leaves out the other brokers that are down (clients
+// would keep dialing them). Liveness is this node's view: a broker it
+// cannot reach may still lead a partition that another node reports.
+func brokerEndpoints(b Broker, tables *cluster.Tables, named ...model.NodeID) []endpoint {
 	ids := make([]model.NodeID, 0, 8)
 	for _, reg := range tables.Brokers() {
-		if b.Live(reg.NodeID) {
+		if b.Live(reg.NodeID) || slices.Contains(named, reg.NodeID) {
 			ids = append(ids, reg.NodeID)
 		}
 	}

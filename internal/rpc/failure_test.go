@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -308,5 +310,112 @@ func TestSetPeerNewAddress(t *testing.T) {
 	}
 	if after := peerStats(b.Transport, 1).FramesReceived; after != before {
 		t.Fatalf("the old address still got %d frames", after-before)
+	}
+}
+
+// blackHole is a TCP proxy to one address that can stop carrying bytes
+// (dropping them, as a network that drops packets) without closing
+// anything; it records connections their dialer closed meanwhile.
+type blackHole struct {
+	ln     net.Listener
+	to     string
+	mu     sync.Mutex
+	down   bool
+	closed int // connections that carried bytes, closed by their dialer while down
+}
+
+func newBlackHole(t *testing.T, to string) *blackHole {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	h := &blackHole{ln: ln, to: to}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go h.serve(c)
+		}
+	}()
+	return h
+}
+
+func (h *blackHole) setDown(down bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.down = down
+}
+
+func (h *blackHole) closedWhileDown() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed
+}
+
+func (h *blackHole) serve(c net.Conn) {
+	defer c.Close()
+	b, err := net.Dial("tcp", h.to)
+	if err != nil {
+		return
+	}
+	defer b.Close()
+	carry := func(dst, src net.Conn, fromClient bool) {
+		buf := make([]byte, 32<<10)
+		carried := false
+		for {
+			n, err := src.Read(buf)
+			h.mu.Lock()
+			down := h.down
+			if err != nil && fromClient && down && carried {
+				h.closed++
+			}
+			h.mu.Unlock()
+			carried = carried || !down
+			if err != nil {
+				_ = dst.Close()
+				return
+			}
+			if !down {
+				if _, err := dst.Write(buf[:n]); err != nil {
+					return
+				}
+			}
+		}
+	}
+	go carry(c, b, false)
+	carry(b, c, true)
+}
+
+// TestUnresponsivePeerRedialed: when the network between two nodes drops
+// everything without closing connections, the pings that go unanswered
+// mark the peer down and end its connections; once the network carries
+// bytes again, new dials reconnect at once (a connection kept across the
+// outage would wait for TCP's backed-off retransmissions).
+func TestUnresponsivePeerRedialed(t *testing.T) {
+	var live atomic.Int32 // 1 up, 2 down
+	ca := testConfig(1)
+	ca.HeartbeatInterval, ca.HeartbeatTimeout, ca.DialTimeout = 20*time.Millisecond, 100*time.Millisecond, 300*time.Millisecond
+	ca.OnLiveness = func(n model.NodeID, up bool) {
+		live.Store(map[bool]int32{true: 1, false: 2}[up])
+	}
+	a, b := startNode(t, ca), newNode(t, 2)
+	hole := newBlackHole(t, b.Addr())
+	must(t, a.SetPeer(2, hole.ln.Addr().String()))
+	connected(t, a, 2)
+	echo(t, a, 2, []byte("before"))
+	eventually(t, 10*time.Second, "peer up", func() bool { return live.Load() == 1 })
+	connects := peerStats(a.Transport, 2).Connects
+
+	hole.setDown(true)
+	eventually(t, 10*time.Second, "peer down", func() bool { return live.Load() == 2 })
+	eventually(t, 10*time.Second, "the silent connections closed by their dialer", func() bool {
+		return hole.closedWhileDown() >= a.cfg.ConnsPerPeer
+	})
+	hole.setDown(false)
+	eventually(t, 10*time.Second, "peer up again", func() bool { return live.Load() == 1 })
+	echo(t, a, 2, []byte("after"))
+	if got := peerStats(a.Transport, 2).Connects; got <= connects {
+		t.Fatalf("connects %d after the outage, %d before: the old connections were kept", got, connects)
 	}
 }

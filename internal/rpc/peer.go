@@ -214,28 +214,59 @@ func (s *slot) loop() {
 	}
 }
 
+// deadPings is how many pings in a row may go unanswered on an open
+// connection before the peer's connections are dropped and redialed.
+const deadPings = 2
+
 // heartbeatLoop pings the peer every HeartbeatInterval on the first slot
 // (the one Raft uses) and reports liveness changes.
+//
+// Pings unanswered on an open connection also end the peer's
+// connections: while the network drops packets, TCP backs off its
+// retransmissions (to seconds, then minutes), so a connection that
+// outlived a partition would carry nothing for a long while after the
+// heal; a new dial gets through as soon as the network does.
 func (p *peer) heartbeatLoop() {
 	defer p.t.wg.Done()
 	cfg := &p.t.cfg
 	tick := time.NewTicker(cfg.HeartbeatInterval)
 	defer tick.Stop()
+	unanswered := 0
 	for {
 		ctx, cancel := context.WithTimeout(p.ctx, cfg.HeartbeatTimeout)
 		w, err := p.slots[0].get(ctx)
 		if err == nil {
 			_, err = w.call(ctx, MethodPing, nil)
+			switch {
+			case err == nil:
+				unanswered = 0
+			case errors.Is(ctx.Err(), context.DeadlineExceeded):
+				unanswered++
+			}
 		}
 		cancel()
 		if p.ctx.Err() != nil {
 			return
 		}
 		p.setLive(err)
+		if unanswered >= deadPings {
+			unanswered = 0
+			p.dropConns(fmt.Errorf("%d pings unanswered for %v each", deadPings, cfg.HeartbeatTimeout))
+		}
 		select {
 		case <-tick.C:
 		case <-p.ctx.Done():
 			return
+		}
+	}
+}
+
+// dropConns ends the peer's open connections (their slots redial).
+func (p *peer) dropConns(err error) {
+	p.t.logg.Info("rpc: dropping connections to an unresponsive peer", "peer", p.id, "err", err)
+	for _, s := range p.slots {
+		if w := s.current(); w != nil {
+			w.fail(err)
 		}
 	}
 }
