@@ -99,10 +99,10 @@ func TestMetadataClusterView(t *testing.T) {
 // out of Metadata, unless the response names it as a partition's leader
 // or as the controller (after a network partition heals, liveness on one
 // node may lag what another node's replicas report; a client fails on a
-// leader id missing from the broker list).
+// leader id missing from the broker list). A node that sees a majority
+// of the brokers down is the one cut off: it lists every broker.
 func TestMetadataListsNamedBrokers(t *testing.T) {
 	f := newFakeCluster(t)
-	f.down = map[model.NodeID]bool{2: true, 3: true}
 	api := metadataAPI(f)
 	ids := func(resp *kmsg.MetadataResponse) []int32 {
 		var out []int32
@@ -111,29 +111,42 @@ func TestMetadataListsNamedBrokers(t *testing.T) {
 		}
 		return out
 	}
-	// Topic t: partition 1 led by 3, partition 0 by 2 (also the controller).
-	if got := ids(call[*kmsg.MetadataResponse](t, api, metadataReq(12, "t"))); !slices.Equal(got, []int32{1, 2, 3}) {
-		t.Errorf("topic t: brokers %v, want [1 2 3]", got)
-	}
-	// No topic: only the controller is named.
 	none := metadataReq(12)
 	none.Topics = []kmsg.MetadataRequestTopic{}
-	if got := ids(call[*kmsg.MetadataResponse](t, api, none)); !slices.Equal(got, []int32{1, 2}) {
-		t.Errorf("no topics: brokers %v, want [1 2]", got)
+	describe := func() []int32 {
+		resp := call[*kmsg.DescribeClusterResponse](t, describeClusterAPI(f), kmsg.NewPtrDescribeClusterRequest())
+		var out []int32
+		for _, b := range resp.Brokers {
+			out = append(out, b.NodeID)
+		}
+		return out
 	}
-	f.controller = 1
-	if got := ids(call[*kmsg.MetadataResponse](t, api, none)); !slices.Equal(got, []int32{1}) {
-		t.Errorf("no topics, controller 1: brokers %v, want [1]", got)
-	}
-	dc := kmsg.NewPtrDescribeClusterRequest()
-	f.controller = 3
-	resp := call[*kmsg.DescribeClusterResponse](t, describeClusterAPI(f), dc)
-	var got []int32
-	for _, b := range resp.Brokers {
-		got = append(got, b.NodeID)
-	}
-	if !slices.Equal(got, []int32{1, 3}) {
-		t.Errorf("DescribeCluster with 2 and 3 down, controller 3: brokers %v, want [1 3]", got)
+	for _, c := range []struct {
+		name       string
+		down       []model.NodeID
+		controller model.NodeID
+		req        *kmsg.MetadataRequest
+		want       []int32
+	}{
+		// Topic t: partition 1 is led by 3.
+		{"3 down, topic t", []model.NodeID{3}, 2, metadataReq(12, "t"), []int32{1, 2, 3}},
+		{"3 down, no topic", []model.NodeID{3}, 2, none, []int32{1, 2}},
+		{"3 down and controller, no topic", []model.NodeID{3}, 3, none, []int32{1, 2, 3}},
+		{"2 and 3 down: this node is cut off", []model.NodeID{2, 3}, 1, none, []int32{1, 2, 3}},
+	} {
+		f.down = map[model.NodeID]bool{}
+		for _, id := range c.down {
+			f.down[id] = true
+		}
+		f.controller = c.controller
+		if got := ids(call[*kmsg.MetadataResponse](t, api, c.req)); !slices.Equal(got, c.want) {
+			t.Errorf("%s: Metadata brokers %v, want %v", c.name, got, c.want)
+		}
+		if c.req == none {
+			if got := describe(); !slices.Equal(got, c.want) {
+				t.Errorf("%s: DescribeCluster brokers %v, want %v", c.name, got, c.want)
+			}
+		}
 	}
 }
 

@@ -68,12 +68,26 @@ func brokerEndpoint(b Broker, tables *cluster.Tables, id model.NodeID) (endpoint
 // node, and the brokers in named (the leaders and controller a response
 // names: a client fails on an id missing from the list), sorted by id.
 // As Kafka, Metadata leaves out the other brokers that are down (clients
-// would keep dialing them). Liveness is this node's view: a broker it
-// cannot reach may still lead a partition that another node reports.
+// would keep dialing them).
+//
+// Liveness is this node's view, which means something only when this
+// node reaches a majority of the brokers: a node cut off from the others
+// sees them all down, and a client that believed it would forget every
+// broker but the cut-off one (clients drop the brokers a Metadata answer
+// leaves out) and ask only it where the leaders are. A node in the
+// minority lists every broker.
 func brokerEndpoints(b Broker, tables *cluster.Tables, named ...model.NodeID) []endpoint {
+	regs := tables.Brokers()
+	live := 0
+	for _, reg := range regs {
+		if b.Live(reg.NodeID) || reg.NodeID == model.NodeID(b.NodeID()) {
+			live++
+		}
+	}
+	minority := 2*live <= len(regs)
 	ids := make([]model.NodeID, 0, 8)
-	for _, reg := range tables.Brokers() {
-		if b.Live(reg.NodeID) || slices.Contains(named, reg.NodeID) {
+	for _, reg := range regs {
+		if minority || b.Live(reg.NodeID) || slices.Contains(named, reg.NodeID) {
 			ids = append(ids, reg.NodeID)
 		}
 	}
