@@ -242,6 +242,50 @@ func TestClusterProduceConsume(t *testing.T) {
 			t.Fatalf("record %d read %d times", i, seen[strconv.Itoa(i)])
 		}
 	}
+	// The debug endpoint's Raft state: one serving leader whose view of
+	// every member matches its commit, followers that know it.
+	leader := leaderOf(ctx, t, cl, "replicated", 0)
+	for i, b := range c.brokers {
+		var st struct {
+			NodeID   int32  `json:"node_id"`
+			State    string `json:"state"`
+			Lead     uint64 `json:"lead"`
+			Commit   uint64 `json:"commit"`
+			Serving  bool   `json:"serving"`
+			Progress []struct {
+				Match uint64 `json:"match"`
+			} `json:"progress"`
+		}
+		url := fmt.Sprintf("http://%s/v1/debug/partitions/kafka/replicated/0/raft", b.AdminAddr())
+		if err := getJSON(ctx, url, &st); err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		isLeader := int32(i) == leader
+		if st.NodeID != int32(i) || (st.State == "StateLeader") != isLeader || st.Serving != isLeader || st.Lead == 0 {
+			t.Errorf("node %d (leader %d): raft status %+v", i, leader, st)
+		}
+		if isLeader && len(st.Progress) != 3 {
+			t.Errorf("leader's progress %+v, want 3 members", st.Progress)
+		}
+	}
+}
+
+// getJSON decodes a 200 answer of the admin API.
+func getJSON(ctx context.Context, url string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("%s: %s: %s", url, resp.Status, body)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
 }
 
 // leaderOf asks the cluster who leads a partition.

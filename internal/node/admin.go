@@ -94,6 +94,14 @@ func (n *Node) adminHandler() http.Handler {
 		d, err := n.ReplicaDigest(r.PathValue("topic"), p, model.Offset(upto))
 		writeResult(w, d, err, "replica of partition "+what)
 	})
+	mux.HandleFunc("GET /v1/debug/partitions/{ns}/{topic}/{partition}/raft", func(w http.ResponseWriter, r *http.Request) {
+		p, what, ok := partitionPath(w, r)
+		if !ok {
+			return
+		}
+		st, err := n.ReplicaRaftStatus(r.Context(), r.PathValue("topic"), p)
+		writeResult(w, st, err, "replica of partition "+what)
+	})
 	n.registerDecommission(mux)
 	n.registerMaintenance(mux)
 	mux.HandleFunc("GET /v1/node_config", func(w http.ResponseWriter, _ *http.Request) {

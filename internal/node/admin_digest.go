@@ -1,10 +1,12 @@
 package node
 
 import (
+	"context"
 	"fmt"
 	"hash/crc32"
 
 	"github.com/petrel-streaming/petrel/internal/model"
+	"github.com/petrel-streaming/petrel/internal/partition"
 )
 
 // ReplicaDigest is a checksum of a local replica's log, leader or
@@ -68,4 +70,29 @@ func (n *Node) ReplicaDigest(topic string, p model.PartitionID, upto model.Offse
 		}
 	}
 	return d, nil
+}
+
+// ReplicaRaft is the Raft state of the local replica of a partition
+// (GET /v1/debug/partitions/kafka/{topic}/{partition}/raft).
+type ReplicaRaft struct {
+	NodeID model.NodeID `json:"node_id"`
+	partition.RaftStatus
+}
+
+// ReplicaRaftStatus reads the Raft state of the local replica of a
+// partition on its shard.
+func (n *Node) ReplicaRaftStatus(ctx context.Context, topic string, p model.PartitionID) (ReplicaRaft, error) {
+	tp, ok := n.Tables().TopicByName(topic)
+	if !ok || int(p) >= len(tp.Partitions) {
+		return ReplicaRaft{}, errNotFound
+	}
+	out := ReplicaRaft{NodeID: n.cfg.NodeID}
+	err := n.onReplica(ctx, model.PartitionKey{Topic: tp.ID, Partition: p}, func(r *partition.Replica) error {
+		out.RaftStatus = r.RaftStatus()
+		return nil
+	})
+	if err == partition.ErrNotLeader {
+		err = errNotFound // no local replica
+	}
+	return out, err
 }

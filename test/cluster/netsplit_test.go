@@ -101,7 +101,7 @@ func TestNetsplit(t *testing.T) {
 	for i := range nodes {
 		hosts[i], gids[i] = netfault.NodeHost(i), netfault.NodeGID(i)
 	}
-	c := startNodes(ctx, t, nodes, func(cfg *cluster.Config) { cfg.Hosts, cfg.GIDs = hosts, gids })
+	c := startNodes(ctx, t, nodes, func(cfg *cluster.Config) { cfg.Hosts, cfg.GIDs = hosts, gids; cfg.LogLevel = "debug" })
 	wl := startRun(ctx, t, c, topic, partitions)
 	defer wl.admCl.Close()
 	admCl, adm, l, pr, stopConsumer := wl.admCl, wl.adm, wl.l, wl.pr, wl.stopConsumer
@@ -248,11 +248,15 @@ func splitOnce(ctx context.Context, t *testing.T, nf *netfault.Net, c *cluster.C
 		r.toAck = max(r.toAck, d)
 	}
 	r.probes = pb.stop()
+	var states string
+	if !ok {
+		states = raftStates(ctx, c, topic, r.led)
+	}
 	healErr := nf.Heal(ctx)
 	healAt := time.Now()
 	if !ok {
-		return r, fmt.Errorf("partitions %v: no acknowledged write on the majority %v after node %d was cut off; produce errors:%s",
-			r.led, took, r.node, countsLocked(l))
+		return r, fmt.Errorf("partitions %v: no acknowledged write on the majority %v after node %d was cut off; produce errors:%s\nraft state before the heal:%s",
+			r.led, took, r.node, countsLocked(l), states)
 	}
 	if healErr != nil {
 		return r, healErr
@@ -394,4 +398,20 @@ func controllerNode(ctx context.Context, adm *kadm.Client, _ string) (int32, err
 		return -1, errors.New("no controller")
 	}
 	return md.Controller, nil
+}
+
+// raftStates is every node's Raft state of the partitions, for a failure
+// report.
+func raftStates(ctx context.Context, c *cluster.Cluster, topic string, ps []int32) string {
+	var b strings.Builder
+	for _, p := range ps {
+		for _, n := range c.Nodes() {
+			st, err := n.RaftStatus(ctx, topic, p)
+			if err != nil {
+				st = err.Error()
+			}
+			fmt.Fprintf(&b, "\n  partition %d, node %d: %s", p, n.ID, st)
+		}
+	}
+	return b.String()
 }

@@ -66,3 +66,12 @@ func (n *Node) ReplicaDigest(ctx context.Context, topic string, partition int32,
 	}
 	return d, nil
 }
+
+// RaftStatus is the running node's answer to
+// GET /v1/debug/partitions/kafka/{topic}/{partition}/raft (its replica's
+// Raft state, as JSON), for failure reports.
+func (n *Node) RaftStatus(ctx context.Context, topic string, partition int32) (string, error) {
+	path := "/v1/debug/partitions/kafka/" + url.PathEscape(topic) + "/" + strconv.Itoa(int(partition)) + "/raft"
+	b, _, err := n.adminCall(ctx, http.MethodGet, path, "")
+	return strings.TrimSpace(string(b)), err
+}

@@ -61,6 +61,8 @@ type Config struct {
 	GIDs []uint32
 	// JournalBytes is --journal-bytes (0: not passed, the broker's default).
 	JournalBytes int64
+	// LogLevel is --log-level (default info; debug logs Raft's elections).
+	LogLevel string
 	// Env is added to every start's environment, e.g. PETRELFP_<NAME>=spec
 	// to arm failpoints of a broker built with -tags failpoints.
 	Env []string
@@ -74,6 +76,9 @@ type Config struct {
 func (c *Config) setDefaults() error {
 	if c.Nodes == 0 {
 		c.Nodes = 1
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
 	}
 	if c.Binary == "" || c.Dir == "" {
 		return errors.New("cluster: Config.Binary and Config.Dir are required")

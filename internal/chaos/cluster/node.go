@@ -54,7 +54,7 @@ func (n *Node) args() []string {
 	args := []string{"serve", "--data-dir", n.DataDir, "--kafka-addr", n.KafkaAddr,
 		"--admin-addr", n.AdminAddr, "--rpc-addr", n.RPCAddr, "--node-id", strconv.Itoa(n.ID),
 		"--shards", strconv.Itoa(cfg.Shards), "--memory", strconv.FormatInt(cfg.Memory, 10),
-		"--log-level", "info"}
+		"--log-level", cfg.LogLevel}
 	if cfg.JournalBytes > 0 {
 		args = append(args, "--journal-bytes", strconv.FormatInt(cfg.JournalBytes, 10))
 	}
