@@ -43,7 +43,7 @@ func (r *Replica) RaftStatus() RaftStatus {
 	st := r.rn.Status()
 	out := RaftStatus{ID: st.ID, State: st.RaftState.String(), Term: st.GetTerm(), Vote: st.GetVote(), Lead: st.Lead,
 		Commit: st.GetCommit(), Applied: st.Applied, LeadTransferee: st.LeadTransferee, Serving: r.leader && r.ready,
-		Quiesced: r.quiesced, AppendLast: r.appendLast, Durable: r.log.DurableIndex(), HighWatermark: r.hw,
+		Quiesced: r.quiesced, AppendLast: r.appendLast, Durable: r.m.eng.DurableIndex(r.cfg.Key), HighWatermark: r.hw,
 		Waiters: len(r.waiters)}
 	for _, h := range r.m.held {
 		if h.r == r {
