@@ -25,6 +25,8 @@ const (
 	TypeSetBrokerDraining    CommandType = 9
 	// Maintenance mode (maintenance.go).
 	TypeSetBrokerMaintenance CommandType = 10
+	// Node id allocation for joining nodes (nodeid.go).
+	TypeAllocateNodeID CommandType = 11
 )
 
 // commandVersion is the encoding version of every command type today. A
@@ -54,6 +56,8 @@ func (t CommandType) String() string {
 		return "set-broker-draining"
 	case TypeSetBrokerMaintenance:
 		return "set-broker-maintenance"
+	case TypeAllocateNodeID:
+		return "allocate-node-id"
 	}
 	return fmt.Sprintf("command-type(%d)", uint8(t))
 }
@@ -242,6 +246,8 @@ func newCommand(t CommandType) Command {
 		return &SetBrokerDraining{}
 	case TypeSetBrokerMaintenance:
 		return &SetBrokerMaintenance{}
+	case TypeAllocateNodeID:
+		return &AllocateNodeID{}
 	}
 	return nil
 }

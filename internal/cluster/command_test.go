@@ -24,6 +24,7 @@ func sampleCommands() []Command {
 		&CompleteReassignment{Topic: testTopicID(6), Partition: 3, Replicas: []model.NodeID{2, 4, 1}},
 		&SetBrokerDraining{NodeID: 4, Draining: true},
 		&SetBrokerMaintenance{NodeID: 5, Enabled: true},
+		&AllocateNodeID{},
 	}
 }
 
@@ -43,7 +44,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		}
 		seen[c.Type()] = true
 	}
-	for ty := TypeRegisterBroker; ty <= TypeSetBrokerMaintenance; ty++ {
+	for ty := TypeRegisterBroker; ty <= TypeAllocateNodeID; ty++ {
 		if !seen[ty] {
 			t.Errorf("no sample of %s", ty)
 		}

@@ -44,6 +44,16 @@
 //	CompleteReassignment {Topic, Partition, Replicas}            only if Target == Replicas
 //	SetBrokerDraining    {NodeID, Draining}                      decommission flag
 //	SetBrokerMaintenance {NodeID, Enabled}                       maintenance flag (at most one broker)
+//	AllocateNodeID       {}                                      Result.NodeID, never given twice
+//
+// # Node ids (nodeid.go)
+//
+// A node joining without a node id gets one from AllocateNodeID: one
+// above both the highest registered broker id and the highest id
+// allocated before (Tables.NodeIDHighWater, replicated and in
+// snapshots). The log orders allocations, so concurrent joiners get
+// distinct ids, and an id is never reused, not even a decommissioned
+// broker's or one whose node never registered.
 //
 // # Reassignment and decommission (reassign.go, decommission.go)
 //
@@ -95,6 +105,7 @@
 //	8 CompleteReassignment id [16] | partition i32 | replicas
 //	9 SetBrokerDraining   node id i32 | draining u8 (0 or 1)
 //	10 SetBrokerMaintenance node id i32 | enabled u8 (0 or 1)
+//	11 AllocateNodeID     (no body)
 //
 // DecodeCommand checks structure and bounds, never panics, refuses
 // trailing bytes, and reports corruption wrapping model.ErrCorrupt (an

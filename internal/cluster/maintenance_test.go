@@ -36,9 +36,10 @@ func TestSnapshotMaintenance(t *testing.T) {
 	b.Maintenance = false
 
 	// An unknown flag bit: the first broker's flags byte follows its
-	// rack, 24 + 4 + (2+3) + (2+3) + 2 bytes in.
+	// rack, 28 + 4 + (2+3) + (2+3) + 2 bytes in (28: magic, version,
+	// index, next producer id, node id high water, broker count).
 	snap := s.AppendSnapshot(nil)
-	const at = 24 + 4 + 5 + 5 + 2
+	const at = 28 + 4 + 5 + 5 + 2
 	if snap[at] != 0 {
 		t.Fatalf("byte %d is %#x, not broker 1's flags", at, snap[at])
 	}

@@ -10,9 +10,10 @@ import (
 // Snapshot format (big-endian; strings are u16 length + bytes; a replica
 // list is u8 n + n × node id i32):
 //
-//	"PCS" version(u8)=3
+//	"PCS" version(u8)=4
 //	applied index          u64
 //	next producer id       i64
+//	node id high water     i32   highest id AllocateNodeID gave, -1 none  (v4)
 //	broker count           u32
 //	  node id i32, kafka addr str, rpc addr str, rack str,
 //	  flags u8 (1 draining | 2 maintenance)                    (ascending id)
@@ -25,13 +26,17 @@ import (
 //	crc32c                 u32   over every byte before it
 //
 // Leaders and resolved configs are derived, not stored. The same state
-// always encodes to the same bytes. Versions 1 (no draining, no flags) and
-// 2 (a draining byte where the broker flags are) were never written to
-// disk (nothing persists controller snapshots yet), so only version 3
-// decodes.
+// always encodes to the same bytes. Version 3 (no node id high water; it
+// decodes as -1: the broker ids bound the next allocation) still
+// decodes. Versions 1 (no draining, no flags) and 2 (a draining byte
+// where the broker flags are) were never written to disk (nothing
+// persisted controller snapshots then) and do not.
 const (
 	snapshotMagic   = "PCS"
-	snapshotVersion = 3
+	snapshotVersion = 4
+	// snapshotVersionNoNodeIDs is the previous version: no node id high
+	// water mark.
+	snapshotVersionNoNodeIDs = 3
 )
 
 // Broker flags in a snapshot.
@@ -53,6 +58,7 @@ func (s *State) AppendSnapshot(dst []byte) []byte {
 	dst = append(append(dst, snapshotMagic...), snapshotVersion)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(t.version))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(t.nextProducerID))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(t.nodeIDHigh))
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(t.brokers)))
 	for _, b := range t.Brokers() {
 		dst = binary.BigEndian.AppendUint32(dst, uint32(b.NodeID))
@@ -108,7 +114,8 @@ func DecodeSnapshot(b []byte) (*State, error) {
 	if got := model.CRC32C(body); got != sum {
 		return nil, fmt.Errorf("cluster: snapshot crc %08x, stored %08x: %w", got, sum, model.ErrCorrupt)
 	}
-	if v := body[len(snapshotMagic)]; v != snapshotVersion {
+	v := body[len(snapshotMagic)]
+	if v != snapshotVersion && v != snapshotVersionNoNodeIDs {
 		return nil, fmt.Errorf("cluster: snapshot version %d: %w", v, model.ErrCorrupt)
 	}
 	r := &reader{b: body[len(snapshotMagic)+1:]}
@@ -118,6 +125,12 @@ func DecodeSnapshot(b []byte) (*State, error) {
 	t.nextProducerID = int64(r.u64("next producer id"))
 	if r.err == nil && t.nextProducerID < 0 {
 		r.fail("next producer id %d", t.nextProducerID)
+	}
+	if v >= snapshotVersion {
+		t.nodeIDHigh = model.NodeID(int32(r.u32("node id high water")))
+		if r.err == nil && t.nodeIDHigh < -1 {
+			r.fail("node id high water %d", t.nodeIDHigh)
+		}
 	}
 	nb := r.count("brokers", 4, MaxBrokers, 11)
 	lastID := model.NodeID(-1)

@@ -40,6 +40,8 @@ type Result struct {
 	// Moves is AlterReassignments' outcome per move, in the command's
 	// order (Topic is then the topic after the change).
 	Moves []MoveResult
+	// NodeID is the id AllocateNodeID gave.
+	NodeID model.NodeID
 }
 
 // Version is the last applied index.
@@ -109,6 +111,8 @@ func (s *State) Apply(index model.Index, cmd Command) (Result, error) {
 		return Result{}, s.applySetBrokerDraining(c)
 	case *SetBrokerMaintenance:
 		return Result{}, s.applySetBrokerMaintenance(c)
+	case *AllocateNodeID:
+		return s.applyAllocateNodeID()
 	}
 	return Result{}, s.t.Validate(cmd) // a foreign Command type: its error
 }

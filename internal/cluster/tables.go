@@ -81,7 +81,8 @@ func IsInternalTopic(name string) bool { return slices.Contains(internalTopics, 
 type Tables struct {
 	version        model.Index
 	nextProducerID int64
-	partitions     int // over all topics, bounded by maxSnapshotPartitions
+	nodeIDHigh     model.NodeID // highest id AllocateNodeID gave; -1: none
+	partitions     int          // over all topics, bounded by maxSnapshotPartitions
 	brokers        map[model.NodeID]*Broker
 	topics         map[model.TopicID]*Topic
 	byName         map[string]*Topic
@@ -91,6 +92,7 @@ type Tables struct {
 
 func newTables() *Tables {
 	return &Tables{
+		nodeIDHigh:  -1,
 		brokers:     map[model.NodeID]*Broker{},
 		topics:      map[model.TopicID]*Topic{},
 		byName:      map[string]*Topic{},

@@ -44,6 +44,9 @@ func (t *Tables) Validate(cmd Command) error {
 		return t.validateSetBrokerDraining(c)
 	case *SetBrokerMaintenance:
 		return t.validateSetBrokerMaintenance(c)
+	case *AllocateNodeID:
+		_, err := t.nextNodeID()
+		return err
 	}
 	return fmt.Errorf("%w: %T", ErrUnknownCommand, cmd)
 }
