@@ -11,6 +11,7 @@
 //	t.Handle(methodFoo, func(ctx context.Context, from model.NodeID, req []byte) ([]byte, error) {…})
 //	t.Start()
 //	who, err := rpc.Probe(ctx, "10.0.0.2:33145", 1, 0) // seed's node id and cluster id ("" = none yet)
+//	resp, err := rpc.CallAnonymous(ctx, "10.0.0.2:33145", who, methodBar, req) // no node id of our own yet
 //	err = t.SetClusterID(id)                  // once formed, when New had ClusterID "" (unformed)
 //	t.SetPeer(2, "10.0.0.2:33145")            // from the controller's broker table
 //	resp, err := t.Call(ctx, 2, methodFoo, req) // waits for the answer, ctx or the connection's end
@@ -81,7 +82,9 @@
 //	error payload   code u16 | msg len u16 | msg (at most 1024 bytes)
 //	codes           1 unknown method, 2 handler error, 3 wrong cluster,
 //	                4 wrong node, 5 version, 6 shutting down, 7 deadline
-//	                (errors.Is context.DeadlineExceeded); 100 and up: handlers'
+//	                (errors.Is context.DeadlineExceeded), 8 method not served
+//	                to an anonymous caller, 9 frame too large (anonymous
+//	                exchange); 100 and up: handlers'
 //
 // # Handshake
 //
@@ -107,6 +110,15 @@
 // becomes a connection that carries frames. Only another version is
 // refused. This is how a node that knows its seeds only by address
 // learns their node ids and whether they already formed a cluster.
+//
+// An anonymous hello (from = -1, Anonymous) comes from a node that has
+// no node id yet, e.g. one asking the cluster for one (CallAnonymous).
+// The acceptor checks version, cluster id and to as for any hello, then
+// reads exactly one request (at most 4 KiB, header included), serves it
+// only if its method was registered with HandleAnonymous (else code 8,
+// ErrAnonymous), answers (at most 4 KiB, else code 9, ErrFrameTooLarge)
+// and closes: an anonymous connection never becomes a wire, and raft
+// batches, one-way frames and other methods are never taken from it.
 //
 // A transport may start unformed (Config.ClusterID ""): it answers
 // probes, refuses every other hello (CodeWrongCluster: "… dialed node 2,

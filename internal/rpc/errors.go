@@ -47,6 +47,9 @@ var (
 	ErrVersion = errors.New("rpc: unsupported protocol version")
 	// ErrUnknownMethod: no handler is registered for the method at the peer.
 	ErrUnknownMethod = errors.New("rpc: unknown method")
+	// ErrAnonymous: the peer serves that method only to callers with a
+	// node id (CallAnonymous reaches only HandleAnonymous methods).
+	ErrAnonymous = errors.New("rpc: method not served to a caller without a node id")
 	// ErrRemote: the peer's handler returned an error (see RemoteError.Message).
 	ErrRemote = errors.New("rpc: remote error")
 )
@@ -66,6 +69,8 @@ const (
 	CodeVersion       Code = 5
 	CodeShutdown      Code = 6
 	CodeDeadline      Code = 7 // the handler ran out of the caller's deadline
+	CodeAnonymous     Code = 8 // a method not served to a caller without a node id
+	CodeTooLarge      Code = 9 // a frame over the acceptor's limit
 	FirstUserCode     Code = 100
 )
 
@@ -83,6 +88,10 @@ func (c Code) sentinel() error {
 		return ErrClosed
 	case CodeDeadline:
 		return context.DeadlineExceeded
+	case CodeAnonymous:
+		return ErrAnonymous
+	case CodeTooLarge:
+		return ErrFrameTooLarge
 	}
 	return ErrRemote
 }

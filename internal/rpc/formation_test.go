@@ -87,7 +87,7 @@ func TestProbe(t *testing.T) {
 	must(t, a.SetClusterID("test-cluster"))
 	link(t, a, formed)
 	echo(t, a, 2, []byte("after probes"))
-	if _, err := Probe(ctxTimeout(t, 10*time.Second), formed.Addr(), -1, time.Second); err == nil {
+	if _, err := Probe(ctxTimeout(t, 10*time.Second), formed.Addr(), -2, time.Second); err == nil {
 		t.Fatal("probe from a negative node id accepted")
 	}
 }

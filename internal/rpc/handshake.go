@@ -53,6 +53,12 @@ func (t *Transport) serveConn(conn net.Conn) {
 		t.logg.Debug("rpc: answered a probe", "remote", conn.RemoteAddr().String(), "prober", from)
 		return
 	}
+	if errors.Is(err, errAnonymousHello) {
+		if err := t.serveAnonymous(conn); err != nil {
+			t.logg.Warn("rpc: anonymous request refused or failed", "remote", conn.RemoteAddr().String(), "err", err)
+		}
+		return
+	}
 	if err != nil {
 		select {
 		case <-t.done:
@@ -74,8 +80,9 @@ func (t *Transport) serveConn(conn net.Conn) {
 
 // acceptHello reads the dialer's hello, checks version, cluster and node
 // id, and answers with our hello or an error frame. A probe (to = -1) is
-// answered whatever the cluster ids and then ends with errProbed: it
-// never becomes a wire.
+// answered whatever the cluster ids and then ends with errProbed; an
+// anonymous hello (from = Anonymous) is checked like any other and ends
+// with errAnonymousHello: neither becomes a wire.
 func (t *Transport) acceptHello(conn net.Conn) (model.NodeID, error) {
 	_ = conn.SetDeadline(time.Now().Add(t.cfg.DialTimeout))
 	var hb [headerBytes]byte
@@ -92,6 +99,7 @@ func (t *Transport) acceptHello(conn net.Conn) (model.NodeID, error) {
 	}
 	cluster, _ := t.cluster()
 	probe := in.to == helloToProbe
+	anonymous := !probe && model.NodeID(in.from) == Anonymous
 	var code Code
 	var msg string
 	switch {
@@ -104,7 +112,7 @@ func (t *Transport) acceptHello(conn net.Conn) (model.NodeID, error) {
 		code, msg = CodeWrongCluster, fmt.Sprintf("node %d of cluster %q dialed node %d of cluster %q", in.from, in.cluster, t.cfg.NodeID, cluster)
 	case model.NodeID(in.to) != t.cfg.NodeID:
 		code, msg = CodeWrongNode, fmt.Sprintf("node %d dialed node %d, reached node %d", in.from, in.to, t.cfg.NodeID)
-	case model.NodeID(in.from) == t.cfg.NodeID || in.from < 0:
+	case model.NodeID(in.from) == t.cfg.NodeID || (in.from < 0 && !anonymous):
 		code, msg = CodeWrongNode, fmt.Sprintf("a dialer claims node id %d (this is node %d)", in.from, t.cfg.NodeID)
 	}
 	if code != 0 {
@@ -118,6 +126,9 @@ func (t *Transport) acceptHello(conn net.Conn) (model.NodeID, error) {
 	}
 	if probe {
 		return model.NodeID(in.from), errProbed
+	}
+	if anonymous {
+		return Anonymous, errAnonymousHello
 	}
 	_ = conn.SetDeadline(time.Time{})
 	return model.NodeID(in.from), nil
@@ -164,10 +175,10 @@ type Identity struct {
 // answering hello and closes. The acceptor answers whatever its cluster
 // id (even "") and whoever from claims to be, this node's own id
 // included, so a node finds its own address among the seeds by comparing
-// the answer with its id. Dial and handshake are bounded by dialTimeout
+// the answer with its id. A node without an id yet probes from Anonymous. Dial and handshake are bounded by dialTimeout
 // (0: 2 s) and by ctx. A refused or closed port fails at once.
 func Probe(ctx context.Context, addr string, from model.NodeID, dialTimeout time.Duration) (Identity, error) {
-	if from < 0 {
+	if from < 0 && from != Anonymous {
 		return Identity{}, fmt.Errorf("rpc: probe from node id %d", from)
 	}
 	if dialTimeout <= 0 {

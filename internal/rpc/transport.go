@@ -22,8 +22,11 @@ type Transport struct {
 	logg     *slog.Logger
 	ln       net.Listener
 	handlers map[Method]Handler // fixed once Start runs
-	done     chan struct{}      // closed by Close
-	wg       sync.WaitGroup     // every goroutine the transport started
+	// anonymous: the methods served to callers without a node id
+	// (HandleAnonymous); fixed once Start runs.
+	anonymous map[Method]bool
+	done      chan struct{}  // closed by Close
+	wg        sync.WaitGroup // every goroutine the transport started
 
 	rngMu sync.Mutex
 	rng   *rand.Rand

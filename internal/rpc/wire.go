@@ -220,12 +220,7 @@ func (w *wire) dispatch(h header, payload []byte) error {
 		}
 		f := outFrame{h: header{method: h.method, flags: flagResponse, corr: h.corr}, payload: resp}
 		if err != nil {
-			code, msg := CodeHandler, err.Error()
-			if re, ok := errors.AsType[*RemoteError](err); ok {
-				code, msg = re.Code, re.Message
-			} else if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-				code = CodeDeadline
-			}
+			code, msg := handlerErrorCode(ctx, err)
 			f.h.flags |= flagError
 			f.payload = appendErrorPayload(nil, code, msg)
 		}
