@@ -300,13 +300,7 @@ func crashOptions(mem vfs.FS) Options {
 
 func runCrashProperty(t *testing.T, seed uint64, steps int) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	mem := vfs.NewMem()
-	opts := crashOptions(mem)
-	e, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = e.Close() }()
+	mem, opts, e := openMem(t)
 	cm := &crashModel{t: t, rng: rng}
 	for i := range 4 {
 		cm.parts = append(cm.parts, &mpart{key: key(i), term: 1, nextIdx: 1, ever: map[model.Index]map[string]bool{}})

@@ -5,7 +5,7 @@
 // A shard owns one Engine (one goroutine touches it: the shard's). The
 // Engine owns the shard's journal, its metadata store (kv) and the logs of
 // its partitions. Callers stage work (Append, Truncate, SetHardState,
-// Put) and then run a round:
+// SetStartIndex, Reset, Remove, Put) and then run a round:
 //
 //	for {
 //	    ... stage appends, truncations and metadata for any partitions ...
@@ -70,16 +70,49 @@
 //	truncate   partition        index (uint64 LE): entries ≥ index were removed
 //	barrier    partition        first, last index (uint64 LE) of a direct write
 //	kv         none             kv.EncodeBatch of the round's metadata updates
+//	                            (and resets: see "Reset"); at most one per round
 //	remove     partition        the partition was deleted: skip every record of it
+//
+// # Metadata keys (kv) per partition, values little-endian
+//
+//	hs/<topic id>-<partition>     term uint64, vote int64, commit uint64 (HardState)
+//	start/<topic id>-<partition>  first index uint64 (SetStartIndex, Reset): Options.StartIndex
+//	reset/<topic id>-<partition>  next index uint64, next offset uint64: the last
+//	                              reset; its offset is the log's Options.StartOffset
+//
+// # Reset
+//
+// Reset (installing a Raft snapshot) replaces a partition's log by an empty
+// one starting at a given index and Kafka offset. It has no record kind of
+// its own: it is the reset/ and start/ puts in the round's kv record, so it
+// is durable exactly when the round's metadata is (a hard state and
+// snapshot metadata staged beside it cannot survive without it, nor it
+// without them). The partition's entries staged after the reset are
+// journaled after that record; nothing of the reset reaches the segments
+// before the round is durable (FinishRound resets the log and appends them,
+// as it applies a truncation). A round's records, for one reset partition:
+//
+//	seq < s   entries, truncate p     the old log (and the round's other partitions)
+//	seq s     kv {…, start/p=n, reset/p=n‖off, hs/p}: the round's metadata, the reset
+//	seq s+1   entries p from n        the entries staged after the reset
+//
+// The journal replays a gapless prefix: a crash before s is durable leaves
+// the old log and the old metadata; from s on, the reset log. A reset
+// partition takes no direct write while the record is live, so no barrier
+// can follow it in the journal.
 //
 // # Recovery (Open)
 //
 //  1. Load the kv snapshot: the map and checkpoint C.
-//  2. Pass 1 over the journal from C: the latest barrier and removal per partition.
+//  2. Pass 1 over the journal from C: the latest barrier, reset (a kv
+//     record holding reset/p) and removal per partition.
 //  3. Pass 2: replay each record onto its partition's log (opened and
 //     recovered by storage.Open: torn tails cut), skipping a partition's
-//     records older than its latest barrier and all records of removed
-//     partitions. An entries record is redone as it was made: the log is
+//     records older than its latest barrier or reset and all records of
+//     removed partitions. A reset partition's log is reset first, whatever
+//     mix of old segments and write-behind a crash left in its directory:
+//     everything after the reset is in the journal. An entries record is
+//     redone as it was made: the log is
 //     cut at the record's first index and the entries appended. Bytes from
 //     there on may be a write-behind region with holes (a crash keeps any
 //     subset of unsynced pages); everything before it is durable.
@@ -94,7 +127,8 @@
 // not survive a crash, and a hard state must never claim a commit past what
 // recovery will find (a follower's truncate-and-append could otherwise
 // recover as old-term entries marked committed). The true value follows in
-// the next round.
+// the next round. In a reset's round the cap is the reset's last index
+// instead: the same record makes it durable.
 //
 // # Layout under Options.Dir
 //

@@ -149,8 +149,10 @@ type part struct {
 	truncFrom    model.Index // pending suffix truncation (0: none)
 	hs           *HardState  // pending hard state
 	removing     bool
-	inflight     bool        // a round in flight will truncate and append (deferredWrite)
-	inflightLast model.Index // the last index once it has
+	reset        *resetOp    // pending log reset (Reset), not yet in a round
+	floor        model.Index // the last reset's next index: no append below it
+	inflight     int         // rounds in flight that will truncate or reset, then append (deferredWrite)
+	inflightLast model.Index // the last index once the newest has
 	queued       bool        // in Engine.staged
 	rounds       int         // rounds in flight that carry work of this partition
 	directIn     bool        // one of them writes it on the direct path
@@ -228,6 +230,7 @@ func (e *Engine) logOptions(key model.PartitionKey) storage.Options {
 	o.Handles = e.handles
 	o.Cache = e.cache
 	o.StartIndex = e.startIndex(key)
+	o.StartOffset = e.lastReset(key).offset
 	return o
 }
 
@@ -260,7 +263,7 @@ func (e *Engine) open(key model.PartitionKey) (*part, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: partition %s: %w", key, err)
 	}
-	p := &part{key: key, dir: dir, log: lg, durable: lg.LastIndex()}
+	p := &part{key: key, dir: dir, log: lg, durable: lg.LastIndex(), floor: e.lastReset(key).next}
 	e.parts[key] = p
 	return p, nil
 }

@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"testing"
+
 	"github.com/petrel-streaming/petrel/internal/model"
 	"github.com/petrel-streaming/petrel/internal/storage"
+	"github.com/petrel-streaming/petrel/internal/vfs"
 )
 
 // batch returns a valid record batch v2 of size bytes (at least the
@@ -37,4 +40,18 @@ func key(n int) model.PartitionKey {
 	var id model.TopicID
 	id[0], id[15] = 0xAB, byte(n>>8)
 	return model.PartitionKey{Topic: id, Partition: model.PartitionID(n)}
+}
+
+// openMem opens an engine with crashOptions on a new in-memory FS; the
+// test's cleanup closes it.
+func openMem(t *testing.T) (*vfs.MemFS, Options, *Engine) {
+	t.Helper()
+	mem := vfs.NewMem()
+	opts := crashOptions(mem)
+	e, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	return mem, opts, e
 }

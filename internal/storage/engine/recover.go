@@ -33,15 +33,24 @@ func (e *Engine) recover(ckpt uint64) error {
 	}
 
 	// Pass 1: where each partition's replay starts (after its latest
-	// barrier) and which partitions were removed.
+	// barrier or reset) and which partitions were removed.
 	barrier := make(map[model.PartitionKey]uint64)
 	removed := make(map[model.PartitionKey]bool)
+	resets := make(map[model.PartitionKey]resetRecord)
 	err = e.j.Replay(ckpt, func(seq uint64, r journal.Record) error {
 		switch r.Kind {
 		case kindBarrier:
 			barrier[r.Key] = seq
 		case kindRemove:
 			removed[r.Key] = true
+		case kindKV:
+			ops, err := kv.DecodeBatch(r.Payload)
+			if err == nil {
+				err = resetsIn(ops, seq, resets)
+			}
+			if err != nil {
+				return fmt.Errorf("record %d: %w", seq, err)
+			}
 		}
 		return nil
 	})
@@ -60,7 +69,7 @@ func (e *Engine) recover(ckpt uint64) error {
 			e.kv.Apply(ops)
 			return nil
 		}
-		if removed[r.Key] || seq <= barrier[r.Key] || r.Kind == kindBarrier {
+		if removed[r.Key] || seq <= barrier[r.Key] || seq < resets[r.Key].seq || r.Kind == kindBarrier {
 			return nil
 		}
 		pl := plans[r.Key]
@@ -77,6 +86,22 @@ func (e *Engine) recover(ckpt uint64) error {
 		return fmt.Errorf("engine: journal replay: %w", err)
 	}
 
+	// A reset in the journal empties the log, whatever of the old one or of
+	// the reset's own write-behind a crash left: the entries after it are
+	// all in the journal.
+	for key, rs := range resets {
+		if removed[key] || rs.seq < barrier[key] {
+			continue
+		}
+		p, err := e.open(key)
+		if err != nil {
+			return err
+		}
+		if err := p.log.Reset(rs.op.next, rs.op.offset); err != nil {
+			return fmt.Errorf("engine: journal replay for %s: reset to %d: %w", key, rs.op.next, err)
+		}
+		p.durable, p.floor = p.log.LastIndex(), rs.op.next
+	}
 	// Cut every planned log where the journal takes over, then pass 3
 	// appends the surviving runs of entries in journal order.
 	for key, pl := range plans {

@@ -24,6 +24,7 @@ type Round struct {
 	kvOps    []kv.Op
 	remove   []*part
 	starts   []*part
+	resets   []*part // partitions whose reset the round's kv record carries
 	deferred []deferredWrite
 
 	segWrites []*part       // partitions whose staged entries go to their segments
@@ -43,11 +44,13 @@ type directWrite struct {
 	took  time.Duration
 }
 
-// deferredWrite is a truncation, and the entries that follow it, to apply
-// to the segment once the round's journal sync made them durable.
+// deferredWrite is a truncation or a reset, and the entries that follow
+// it, to apply to the segment once the round's journal sync made them
+// durable.
 type deferredWrite struct {
 	p       *part
-	from    model.Index
+	from    model.Index // truncation: entries ≥ from go
+	reset   *resetOp    // or the log is reset (from is unused)
 	entries []byte
 	last    model.Index
 }
@@ -116,23 +119,36 @@ func (e *Engine) StartRound() (*Round, error) {
 	}
 	clear(e.staged[len(keep):])
 	e.staged = keep
-	if len(e.kvOps) > 0 || len(r.kvOps) > 0 {
+	// The round's metadata is one record: atomic. Resets go last in it and
+	// are effective with it (doc.go, "Reset").
+	if len(e.kvOps) > 0 || len(r.kvOps) > 0 || len(r.resets) > 0 {
 		ops := append(e.kvOps, r.kvOps...)
+		n := len(ops)
+		ops = append(ops, resetOps(r)...)
 		e.scratch = kv.EncodeBatch(e.scratch[:0], ops)
-		if _, err := e.j.Add(journal.Record{Kind: kindKV, Payload: e.scratch}); err != nil {
+		if seq, err := e.j.Add(journal.Record{Kind: kindKV, Payload: e.scratch}); err != nil {
 			if !errors.Is(err, journal.ErrFull) {
 				return nil, e.fail(err)
 			}
 			// Hard states stay capped and staged ones are restaged below.
 			e.blocked = true
-			e.kvOps = ops
+			e.kvOps = ops[:n]
 			r.kvOps = nil
 			for _, p := range r.starts {
 				e.queue(p) // its start index is not durable yet: try again
 			}
 			r.starts = nil
+			for _, p := range r.resets {
+				e.queue(p) // reset, hard state and entries stay staged, together
+			}
+			r.resets = nil
 		} else {
 			r.kvOps, e.kvOps = ops, nil
+			for _, p := range r.resets {
+				if err := e.startReset(r, p, seq); err != nil {
+					return nil, e.fail(err)
+				}
+			}
 		}
 	}
 	// The journal syncs while the segments are written: the segment bytes
@@ -169,8 +185,11 @@ func (e *Engine) StartRound() (*Round, error) {
 }
 
 // heldBack: the partition's staged work must wait for its rounds in flight.
+// A reset never waits: it supersedes whatever they do to the log, which
+// FinishRound applies first, and joining the next round keeps it in one kv
+// record with the metadata staged beside it.
 func (p *part) heldBack() bool {
-	return p.rounds > 0 && (p.directIn || p.inflight || p.truncFrom != 0)
+	return p.rounds > 0 && p.reset == nil && (p.directIn || p.inflight > 0 || p.truncFrom != 0)
 }
 
 // startPartition moves one partition's staged work into the round. It
@@ -189,7 +208,14 @@ func (e *Engine) startPartition(r *Round, p *part, threshold int) (bool, error) 
 			return false, err
 		}
 		r.remove = append(r.remove, p)
-		r.kvOps = append(r.kvOps, kv.Op{Key: hardStateKey(p.key), Delete: true}, kv.Op{Key: startIndexKey(p.key), Delete: true})
+		r.kvOps = append(r.kvOps, kv.Op{Key: hardStateKey(p.key), Delete: true}, kv.Op{Key: startIndexKey(p.key), Delete: true},
+			kv.Op{Key: resetKey(p.key), Delete: true})
+		return true, nil
+	}
+	if p.reset != nil {
+		// Its metadata goes into the round's kv record, its entries after
+		// that record (startReset).
+		r.resets = append(r.resets, p)
 		return true, nil
 	}
 	truncating := p.truncFrom != 0
@@ -233,7 +259,8 @@ func (e *Engine) startPartition(r *Round, p *part, threshold int) (bool, error) 
 		// The entries follow the truncation into the segment after the
 		// round; new staging goes into a fresh buffer meanwhile.
 		r.deferred = append(r.deferred, deferredWrite{p: p, from: p.truncFrom, entries: p.staged, last: last})
-		p.staged, p.truncFrom, p.inflight, p.inflightLast = nil, 0, true, last
+		p.staged, p.truncFrom, p.inflightLast = nil, 0, last
+		p.inflight++
 		return true, nil
 	case p.live == 0 && len(p.staged) >= threshold:
 		first, _, _ := span(p.staged)
@@ -309,12 +336,17 @@ func (e *Engine) writeSegments(r *Round) error {
 // every round of a lightly loaded partition.
 const writebackChunk = 1 << 20
 
-// applyDeferred brings a durable truncation (and the entries journaled
-// after it) into the segment.
+// applyDeferred brings a durable truncation or reset (and the entries
+// journaled after it) into the segment.
 func (e *Engine) applyDeferred(d deferredWrite) error {
 	p := d.p
-	p.inflight = false
-	if d.from <= p.log.LastIndex() {
+	p.inflight--
+	switch {
+	case d.reset != nil:
+		if err := p.log.Reset(d.reset.next, d.reset.offset); err != nil {
+			return fmt.Errorf("engine: reset %s to %d: %w", p.key, d.reset.next, err)
+		}
+	case d.from <= p.log.LastIndex():
 		if err := p.log.TruncateSuffix(d.from); err != nil {
 			return fmt.Errorf("engine: truncate %s at %d: %w", p.key, d.from, err)
 		}

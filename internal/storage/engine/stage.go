@@ -72,6 +72,9 @@ func (e *Engine) Append(key model.PartitionKey, entries []byte) error {
 	if err != nil {
 		return fmt.Errorf("engine: append to %s: %w", key, err)
 	}
+	if first < p.floor {
+		return fmt.Errorf("engine: append to %s at index %d below its reset start %d: %w", key, first, p.floor, storage.ErrIndexOutOfRange)
+	}
 	if prev := p.lastIndex(); first > prev+1 {
 		return fmt.Errorf("engine: append to %s at index %d after %d: gap", key, first, prev)
 	} else if first <= prev {
@@ -89,6 +92,7 @@ func (e *Engine) Truncate(key model.PartitionKey, from model.Index) error {
 	if err != nil {
 		return err
 	}
+	from = max(from, p.floor) // nothing below a reset's start is left to cut
 	if from <= p.lastIndex() {
 		e.truncateStaged(p, from)
 		e.queue(p)
@@ -132,6 +136,9 @@ func (e *Engine) SetStartIndex(key model.PartitionKey, start model.Index) error 
 	p, err := e.known(key)
 	if err != nil {
 		return err
+	}
+	if p.reset != nil && start <= p.reset.next {
+		return nil // the reset starts the log there anyway
 	}
 	if start > p.startPending {
 		p.startPending = start
@@ -186,9 +193,11 @@ func (e *Engine) queue(p *part) {
 // flight are applied, not counting staged entries.
 func (p *part) base() model.Index {
 	switch {
+	case p.reset != nil:
+		return p.reset.next - 1
 	case p.truncFrom != 0:
 		return p.truncFrom - 1
-	case p.inflight:
+	case p.inflight > 0:
 		return p.inflightLast
 	}
 	return p.log.LastIndex()
