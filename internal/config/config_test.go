@@ -21,6 +21,7 @@ func TestDefaults(t *testing.T) {
 	}
 	want := &Config{
 		DataDir:            "./petrel-data",
+		NodeID:             -1, // settled at start (internal/node)
 		KafkaAddr:          "0.0.0.0:9092",
 		AdvertiseKafkaAddr: "127.0.0.1:9092",
 		AdminAddr:          "0.0.0.0:9644",
@@ -61,6 +62,8 @@ func TestPrecedence(t *testing.T) {
 		expect any
 	}{
 		{"default", Input{}, func(c *Config) any { return c.Shards }, 0},
+		{"node id default: auto", Input{}, func(c *Config) any { return c.NodeID }, model.NodeID(-1)},
+		{"node id 0 explicit", Input{Flags: []FlagValue{{"node-id", "0"}}}, func(c *Config) any { return c.NodeID }, model.NodeID(0)},
 		{"file over default", Input{File: file, FileName: "p.yaml"}, func(c *Config) any { return c.DataDir }, "/from/file"},
 		{"env over file", Input{File: file, FileName: "p.yaml", Env: env}, func(c *Config) any { return c.NodeID }, model.NodeID(2)},
 		{"flag over env", Input{File: file, FileName: "p.yaml", Env: env, Flags: flags}, func(c *Config) any { return c.Shards }, 5},
@@ -97,8 +100,8 @@ func TestErrors(t *testing.T) {
 			ErrInvalid, []string{"node_id", `"abc"`, "env PETREL_NODE_ID", "want an integer"}},
 		{"int bound", Input{Flags: []FlagValue{{"shards", "5000"}}},
 			ErrOutOfRange, []string{"shards", `"5000"`, "flag --shards", "[0, 1024]"}},
-		{"negative node id", Input{File: []byte("node_id: -1\n"), FileName: "f.yaml"},
-			ErrOutOfRange, []string{"node_id", "file f.yaml:1", "[0, 2147483647]"}},
+		{"negative node id", Input{File: []byte("node_id: -2\n"), FileName: "f.yaml"},
+			ErrOutOfRange, []string{"node_id", "file f.yaml:1", "[-1, 2147483647]"}},
 		{"bytes unit", Input{File: []byte("\n\nmemory: 12XB\n"), FileName: "petrel.yaml"},
 			ErrInvalid, []string{"memory", `"12XB"`, "file petrel.yaml:3", "512MiB"}},
 		{"bytes minimum", Input{Flags: []FlagValue{{"memory", "1MiB"}}},

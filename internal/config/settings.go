@@ -52,9 +52,9 @@ func declarations() []Setting {
 			get:   func(c *Config) any { return c.DataDir },
 		},
 		{
-			Name: "node_id", Flag: "node-id", Kind: KindInt, Default: "0", FileAllowed: true,
-			Doc: "This node's broker ID, unique in the cluster.",
-			min: 0, max: math.MaxInt32, bounded: true,
+			Name: "node_id", Flag: "node-id", Kind: KindInt, Default: "-1", FileAllowed: true,
+			Doc: "This node's broker ID, unique in the cluster. -1: keep the id in node.json, else a founder takes its position in --seeds, else a joining node is given the next free id by the cluster (a node without seeds is 0).",
+			min: -1, max: math.MaxInt32, bounded: true,
 			set: func(c *Config, v any) { c.NodeID = model.NodeID(v.(int64)) },
 			get: func(c *Config) any { return int64(c.NodeID) },
 		},

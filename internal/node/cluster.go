@@ -57,6 +57,9 @@ func (n *Node) startTransport() error {
 			return err
 		}
 	}
+	if err := t.HandleAnonymous(methodAllocateNodeID, n.handleAllocateNodeID); err != nil {
+		return err
+	}
 	t.Start()
 	n.transport = t
 	for i, m := range n.shards {

@@ -22,7 +22,8 @@ import (
 // (it receives the controller's log and applies it, so it has the tables,
 // but never votes), and records the cluster in node.json. From then on it
 // is a broker like the founders: new topics place replicas on it, and
-// reassignments move replicas to and from it.
+// reassignments move replicas to and from it. A joiner started without a
+// node id was given one by a seed first (nodeid.go).
 
 const (
 	methodJoin       = methodBrokerKnown + 2
@@ -65,10 +66,12 @@ func (n *Node) join(ctx context.Context, ids map[string]rpc.Identity) error {
 		n.peerMu.Unlock()
 	}
 	// A node the cluster knows that comes with an empty data dir lost
-	// its data: it must not come back as the member it was.
+	// its data: it must not come back as the member it was. A node the
+	// cluster gave its id (node.json says so) has its data dir: it
+	// stopped while joining, after the seed registered it, and resumes.
 	if known, err := n.brokerKnown(ctx, seeds[0].NodeID); err != nil {
 		return fmt.Errorf("node: asking seed %s whether node %d was a member: %w", addrs[0], n.cfg.NodeID, err)
-	} else if known {
+	} else if known && !n.meta.Assigned {
 		return fmt.Errorf("node: node %d was a member of cluster %q but its data directory %s is empty: a node that lost its data cannot rejoin as the member it was; give it a new --node-id",
 			n.cfg.NodeID, clusterID, n.cfg.DataDir)
 	}

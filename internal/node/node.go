@@ -135,6 +135,9 @@ type nodeMeta struct {
 	// Joined: the node joined a formed cluster (a learner of the
 	// controller group) rather than founding it.
 	Joined bool `json:"joined,omitempty"`
+	// Assigned: the cluster gave NodeID (nodeid.go); with no ClusterID
+	// yet, the node has not finished joining.
+	Assigned bool `json:"node_id_assigned,omitempty"`
 }
 
 // defaultJournalBytes is a shard's journal ring unless configured: four
@@ -219,6 +222,9 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := n.listen(); err != nil {
 		return nil, err
 	}
+	if err := n.settleNodeID(ctx); err != nil {
+		return nil, err
+	}
 	if n.clusterMode() {
 		if err := n.startTransport(); err != nil {
 			return nil, err
@@ -262,7 +268,7 @@ func (n *Node) loadMeta() error {
 	b, err := os.ReadFile(path)
 	switch {
 	case err == nil:
-		if err := json.Unmarshal(b, &n.meta); err != nil || n.meta.Shards <= 0 || n.meta.ClusterID == "" {
+		if err := json.Unmarshal(b, &n.meta); err != nil || n.meta.Shards <= 0 || (n.meta.ClusterID == "" && !n.meta.Assigned) {
 			return fmt.Errorf("node: %s is damaged (%v): %w", path, err, model.ErrCorrupt)
 		}
 		if n.cfg.Shards != 0 && n.cfg.Shards != n.meta.Shards {
@@ -277,10 +283,10 @@ func (n *Node) loadMeta() error {
 				"configured", n.cfg.JournalBytes, "data_dir", n.meta.JournalBytes)
 		}
 		switch {
-		case len(n.meta.Voters) == 0 && len(n.cfg.Seeds) > 0:
+		case !n.meta.member() && len(n.cfg.Seeds) > 0:
 			return fmt.Errorf("node: data directory %s belongs to the single-node cluster %q: it cannot join the cluster of --seeds; start it without seeds, or give this node an empty data directory",
 				n.cfg.DataDir, n.meta.ClusterID)
-		case (len(n.meta.Voters) > 0 || n.meta.Joined) && n.meta.NodeID != n.cfg.NodeID:
+		case n.meta.member() && n.meta.NodeID != n.cfg.NodeID && n.cfg.NodeID != AutoNodeID:
 			return fmt.Errorf("node: data directory %s is node %d's of cluster %q, not node %d's: start it with --node-id %d",
 				n.cfg.DataDir, n.meta.NodeID, n.meta.ClusterID, n.cfg.NodeID, n.meta.NodeID)
 		}
@@ -497,6 +503,9 @@ func (n *Node) abort() {
 
 // shardOf is the shard that owns a partition.
 func (n *Node) shardOf(key model.PartitionKey) model.ShardID {
+	if key == controllerKey {
+		return 0 // the controller's group lives on shard 0
+	}
 	return n.rt.ShardFor(shard.HashPartition(key))
 }
 
