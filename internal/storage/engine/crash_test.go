@@ -35,6 +35,9 @@ type mpart struct {
 	cutPending model.Index // lowest index a staged conflicting append cuts at (0: none)
 	commit     model.Index // highest commit index staged: Raft never cuts below it
 
+	pend       *mreset // a reset no round acknowledged yet
+	ackedFloor *mreset // the last acknowledged reset
+
 	acked      []mentry
 	ackedStart model.Index
 	ackedHS    HardState
@@ -99,7 +102,8 @@ func mustHeader(t *testing.T, raw []byte) storage.EntryHeader {
 
 // round runs rounds until nothing is staged; then everything the model
 // holds is acknowledged. crash, if set, is called at a random point inside
-// the first round, before the engine learns the outcome. Half the time a
+// the first round (after a round started, after its sync, or once it
+// finished), before the model acknowledges it. Half the time a
 // second round starts while the first is in flight, with more work staged
 // in between (pipelined rounds).
 func (cm *crashModel) round(e *Engine, crash func()) {
@@ -120,6 +124,7 @@ func (cm *crashModel) round(e *Engine, crash func()) {
 		if err := r.Wait(); err != nil {
 			cm.t.Fatalf("wait: %v", err)
 		}
+		maybeCrash() // synced, not finished: the round is durable, not acknowledged
 		res := e.FinishRound(r)
 		if err := e.usable(); err != nil {
 			cm.t.Fatalf("finish round: %v", err)
@@ -147,13 +152,13 @@ func (cm *crashModel) round(e *Engine, crash func()) {
 				maybeCrash()
 			}
 		}
-		if crash != nil {
-			crash()
-			crash = nil
-		}
 		var res Result
 		for _, r := range rounds {
 			res = finish(r)
+		}
+		if crash != nil {
+			crash() // finished, the model not acknowledged yet
+			crash = nil
 		}
 		if !e.Pending() {
 			break
@@ -167,6 +172,9 @@ func (cm *crashModel) round(e *Engine, crash func()) {
 	for _, m := range cm.parts {
 		m.acked = append(m.acked[:0], m.cur...)
 		m.ackedStart, m.ackedHS, m.ackedHSSet = m.start, m.hs, m.hsSet
+		if m.pend != nil {
+			m.ackedFloor, m.pend = m.pend, nil
+		}
 		m.cutPending = 0
 	}
 }
@@ -211,53 +219,106 @@ func (cm *crashModel) check(mem *vfs.MemFS, opts Options, step int) {
 		if err != nil {
 			cm.t.Fatalf("step %d: %s: %v", step, m.key, err)
 		}
-		var ackedLast model.Index
-		if len(m.acked) > 0 {
-			ackedLast = m.acked[len(m.acked)-1].idx
-		}
-		if m.cutPending != 0 && m.cutPending <= ackedLast {
-			ackedLast = m.cutPending - 1 // a cut in flight may already hold
-		}
-		if lg.LastIndex() < ackedLast {
-			cm.t.Fatalf("step %d: %s: log ends at %d, acknowledged up to %d", step, m.key, lg.LastIndex(), ackedLast)
-		}
-		if len(m.acked) > 0 && lg.FirstIndex() > m.acked[0].idx {
-			cm.t.Fatalf("step %d: %s: log starts at %d, acknowledged from %d", step, m.key, lg.FirstIndex(), m.acked[0].idx)
-		}
-		lo := lg.FirstIndex()
-		if len(m.acked) > 0 {
-			lo = m.acked[0].idx
-		}
-		if lo > lg.LastIndex() {
-			continue
-		}
-		got, err := readAll(lg, lo)
-		if err != nil {
-			cm.t.Fatalf("step %d: %s: read [%d, %d]: %v", step, m.key, lo, lg.LastIndex(), err)
-		}
-		if want := int(lg.LastIndex() - lo + 1); len(got) != want {
-			cm.t.Fatalf("step %d: %s: read %d entries from %d, want %d", step, m.key, len(got), lo, want)
-		}
-		for _, g := range got {
-			raw := storage.AppendEntry(nil, g.EntryHeader, g.Payload)
-			if g.Index <= ackedLast {
-				if want := m.acked[g.Index-m.acked[0].idx]; !bytes.Equal(raw, want.raw) {
-					cm.t.Fatalf("step %d: %s: acknowledged entry %d differs after recovery", step, m.key, g.Index)
-				}
-			} else if !m.ever[g.Index][string(raw)] {
-				cm.t.Fatalf("step %d: %s: entry %d after recovery was never written", step, m.key, g.Index)
-			}
-		}
 		hs, ok, err := e.HardState(m.key)
 		if err != nil {
 			cm.t.Fatalf("step %d: %s: hard state: %v", step, m.key, err)
 		}
-		if m.ackedHSSet {
-			if !ok || hs.Term < m.ackedHS.Term || hs.Commit > lg.LastIndex() {
-				cm.t.Fatalf("step %d: %s: hard state %+v (found %v) after acknowledging %+v, log end %d", step, m.key, hs, ok, m.ackedHS, lg.LastIndex())
+		err = m.checkAcked(lg, hs, ok)
+		if err != nil && m.pend != nil {
+			// The reset in flight may be durable: then the log is the
+			// reset one, wholly.
+			if errNew := m.checkReset(lg, hs, ok); errNew == nil {
+				err = nil
+			} else {
+				err = fmt.Errorf("neither the acknowledged log (%w) nor the reset to %d (%w)", err, m.pend.next, errNew)
 			}
 		}
+		if err != nil {
+			cm.t.Fatalf("step %d: %s: %v", step, m.key, err)
+		}
 	}
+}
+
+// checkAcked verifies a recovered log and hard state against what rounds
+// acknowledged.
+func (m *mpart) checkAcked(lg *storage.Log, hs HardState, hsFound bool) error {
+	var ackedLast model.Index
+	if len(m.acked) > 0 {
+		ackedLast = m.acked[len(m.acked)-1].idx
+	}
+	if m.cutPending != 0 && m.cutPending <= ackedLast {
+		ackedLast = m.cutPending - 1 // a cut in flight may already hold
+	}
+	if lg.LastIndex() < ackedLast {
+		return fmt.Errorf("log ends at %d, acknowledged up to %d", lg.LastIndex(), ackedLast)
+	}
+	if len(m.acked) > 0 {
+		// A prefix truncation staged (not under a reset) may hold already.
+		first := m.acked[0].idx
+		if m.pend == nil {
+			first = max(first, m.start)
+		}
+		if lg.FirstIndex() > first {
+			return fmt.Errorf("log starts at %d, acknowledged from %d", lg.FirstIndex(), first)
+		}
+	}
+	if m.pend != nil && m.pend.hs && hsFound && hs.Term >= m.pend.term {
+		return fmt.Errorf("hard state %+v staged with the reset to %d, which did not hold", hs, m.pend.next)
+	}
+	if f := m.ackedFloor; f != nil {
+		// An acknowledged reset: nothing from before it comes back.
+		if lg.FirstIndex() < f.next || lg.LastIndex() < f.next-1 {
+			return fmt.Errorf("log [%d, %d] after the acknowledged reset to %d", lg.FirstIndex(), lg.LastIndex(), f.next)
+		}
+		if lg.FirstIndex() == f.next && lg.StartOffset() != f.off {
+			return fmt.Errorf("start offset %d after the reset to %d at offset %d", lg.StartOffset(), f.next, f.off)
+		}
+	}
+	lo := lg.FirstIndex()
+	if len(m.acked) > 0 {
+		lo = max(lo, m.acked[0].idx)
+	}
+	err := checkEntries(lg, lo, func(raw []byte, i model.Index) error {
+		if i <= ackedLast {
+			if want := m.acked[i-m.acked[0].idx]; !bytes.Equal(raw, want.raw) {
+				return fmt.Errorf("acknowledged entry %d differs after recovery", i)
+			}
+		} else if !m.ever[i][string(raw)] {
+			return fmt.Errorf("entry %d after recovery was never written", i)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return m.checkHardState(lg, hs, hsFound)
+}
+
+func (m *mpart) checkHardState(lg *storage.Log, hs HardState, hsFound bool) error {
+	if m.ackedHSSet && (!hsFound || hs.Term < m.ackedHS.Term || hs.Commit > lg.LastIndex()) {
+		return fmt.Errorf("hard state %+v (found %v) after acknowledging %+v, log end %d", hs, hsFound, m.ackedHS, lg.LastIndex())
+	}
+	return nil
+}
+
+// checkEntries reads the log from lo to its end and checks each entry.
+func checkEntries(lg *storage.Log, lo model.Index, check func(raw []byte, i model.Index) error) error {
+	if lo > lg.LastIndex() {
+		return nil
+	}
+	got, err := readAll(lg, lo)
+	if err != nil {
+		return fmt.Errorf("read [%d, %d]: %w", lo, lg.LastIndex(), err)
+	}
+	if want := int(lg.LastIndex() - lo + 1); len(got) != want {
+		return fmt.Errorf("read %d entries from %d, want %d", len(got), lo, want)
+	}
+	for _, g := range got {
+		if err := check(storage.AppendEntry(nil, g.EntryHeader, g.Payload), g.Index); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func TestCrashProperty(t *testing.T) {
@@ -298,7 +359,11 @@ func crashOptions(mem vfs.FS) Options {
 	}
 }
 
-func runCrashProperty(t *testing.T, seed uint64, steps int) {
+func runCrashProperty(t *testing.T, seed uint64, steps int) { runCrashPropertyWith(t, seed, steps, 0) }
+
+// runCrashPropertyWith runs the property with resets: each step stages one
+// with probability resets/(100+resets).
+func runCrashPropertyWith(t *testing.T, seed uint64, steps, resets int) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	mem, opts, e := openMem(t)
 	cm := &crashModel{t: t, rng: rng}
@@ -309,7 +374,7 @@ func runCrashProperty(t *testing.T, seed uint64, steps int) {
 	debugReplay = debug
 	for step := range steps {
 		m := cm.parts[rng.IntN(len(cm.parts))]
-		op := rng.IntN(100)
+		op := rng.IntN(100 + resets)
 		if debug {
 			var live uint64
 			var dirty bool
@@ -326,11 +391,14 @@ func runCrashProperty(t *testing.T, seed uint64, steps int) {
 			m.commit += model.Index(rng.IntN(int(m.nextIdx - m.commit)))
 			m.hs = HardState{Term: m.term, Vote: model.NodeID(rng.IntN(3)), Commit: m.commit}
 			m.hsSet = true
+			if m.pend != nil {
+				m.pend.hs = true
+			}
 			if err := e.SetHardState(m.key, m.hs); err != nil {
 				t.Fatal(err)
 			}
 		case op < 62: // prefix truncation up to an acknowledged entry
-			if len(m.acked) > 2 && len(m.cur) > 2 {
+			if len(m.acked) > 2 && len(m.cur) > 2 && m.pend == nil {
 				s := m.cur[rng.IntN(len(m.cur)-1)].idx
 				if s <= m.acked[len(m.acked)-1].idx && s > m.start {
 					if err := e.SetStartIndex(m.key, s); err != nil {
@@ -344,8 +412,10 @@ func runCrashProperty(t *testing.T, seed uint64, steps int) {
 			e.Idle()
 		case op < 90:
 			cm.round(e, nil)
-		default:
+		case op < 100:
 			cm.round(e, func() { cm.check(mem, opts, step) })
+		default:
+			cm.reset(e, m)
 		}
 	}
 	cm.round(e, nil)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -511,5 +512,95 @@ func TestResetCrashPoints(t *testing.T) {
 	t.Logf("%d crash points: %d recovered the old log, %d the reset one", len(clones), sawOld, sawNew)
 	if sawOld == 0 || sawNew == 0 {
 		t.Fatalf("crash points never saw both outcomes (old %d, new %d)", sawOld, sawNew)
+	}
+}
+
+// mreset is the crash model's record of a reset.
+type mreset struct {
+	next model.Index
+	off  model.Offset
+	term model.Term // the model's term from the reset on
+	hs   bool       // a hard state (of term ≥ term) was staged with it
+}
+
+// reset stages a reset of m to an index past the commit index, at or below
+// the log's end or past it, in a new term, with a hard state half the time.
+func (cm *crashModel) reset(e *Engine, m *mpart) {
+	if e.parts[m.key] == nil {
+		return // Reset is for a partition the engine holds
+	}
+	next := m.nextIdx + model.Index(cm.rng.IntN(40))
+	if cm.rng.IntN(2) == 0 && m.nextIdx > m.commit+1 {
+		next = m.commit + 1 + model.Index(cm.rng.IntN(int(m.nextIdx-m.commit-1)))
+	}
+	off := m.nextOff + model.Offset(cm.rng.IntN(500))
+	if err := e.Reset(m.key, next, off); err != nil {
+		cm.t.Fatalf("reset %s to %d: %v", m.key, next, err)
+	}
+	m.term++
+	m.cur, m.nextIdx, m.nextOff, m.start = nil, next, off, next
+	m.cutPending = 0
+	m.pend = &mreset{next: next, off: off, term: m.term}
+	m.commit = next - 1 // Raft's commit index is the snapshot's from now on
+	if cm.rng.IntN(2) == 0 {
+		m.hs = HardState{Term: m.term, Vote: model.NodeID(cm.rng.IntN(3)), Commit: m.commit}
+		m.hsSet, m.pend.hs = true, true
+		if err := e.SetHardState(m.key, m.hs); err != nil {
+			cm.t.Fatal(err)
+		}
+	}
+}
+
+// checkReset verifies a recovered log and hard state as the pending reset
+// left them: the log starts at the reset and holds only entries written
+// after it.
+func (m *mpart) checkReset(lg *storage.Log, hs HardState, hsFound bool) error {
+	rs := m.pend
+	if lg.FirstIndex() != rs.next || lg.StartOffset() != rs.off {
+		return fmt.Errorf("log starts at %d offset %d", lg.FirstIndex(), lg.StartOffset())
+	}
+	if lg.LastIndex() == rs.next-1 && lg.NextOffset() != rs.off {
+		return fmt.Errorf("empty log with next offset %d", lg.NextOffset())
+	}
+	if rs.hs && (!hsFound || hs.Term < rs.term || hs.Commit < rs.next-1) {
+		return fmt.Errorf("hard state %+v (found %v) without the one staged with the reset (term %d)", hs, hsFound, rs.term)
+	}
+	err := checkEntries(lg, rs.next, func(raw []byte, i model.Index) error {
+		if h := mustHeaderErr(raw); h.Term < rs.term || !m.ever[i][string(raw)] {
+			return fmt.Errorf("entry %d (term %d) after recovery was not written after the reset", i, h.Term)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return m.checkHardState(lg, hs, hsFound)
+}
+
+func mustHeaderErr(raw []byte) storage.EntryHeader {
+	h, _, _, _ := storage.DecodeEntry(raw)
+	return h
+}
+
+// TestResetCrashProperty is the crash property (TestCrashProperty) with
+// resets among the operations: at random crash points, inside pipelined
+// rounds, beside direct writes, truncations and flushes, every partition
+// recovers what was acknowledged, or the reset in flight wholly.
+func TestResetCrashProperty(t *testing.T) {
+	seeds, steps := 12, 400
+	if testing.Short() {
+		seeds, steps = 3, 200
+	}
+	base := uint64(time.Now().UnixNano())
+	if s := os.Getenv("PETREL_SEED"); s != "" {
+		fmt.Sscan(s, &base)
+		seeds = 1
+	}
+	for s := range seeds {
+		seed := base + uint64(s)
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			t.Logf("seed %d (replay with PETREL_SEED)", seed)
+			runCrashPropertyWith(t, seed, steps, 6)
+		})
 	}
 }
