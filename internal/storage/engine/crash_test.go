@@ -321,10 +321,14 @@ func checkEntries(lg *storage.Log, lo model.Index, check func(raw []byte, i mode
 	return nil
 }
 
-func TestCrashProperty(t *testing.T) {
-	seeds, steps := 40, 400
+func TestCrashProperty(t *testing.T) { crashSeeds(t, 40, 8, 400, 250, 0) }
+
+// crashSeeds runs the crash property over seeds (seedsShort under -short)
+// of steps steps each, from a time-based seed that each run prints (or
+// one seed, PETREL_SEED), with resets weighted as runCrashPropertyWith.
+func crashSeeds(t *testing.T, seeds, seedsShort, steps, stepsShort, resets int) {
 	if testing.Short() {
-		seeds, steps = 8, 250
+		seeds, steps = seedsShort, stepsShort
 	}
 	base := uint64(time.Now().UnixNano())
 	if s := os.Getenv("PETREL_SEED"); s != "" {
@@ -335,7 +339,7 @@ func TestCrashProperty(t *testing.T) {
 		seed := base + uint64(s)
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			t.Logf("seed %d (replay with PETREL_SEED)", seed)
-			runCrashProperty(t, seed, steps)
+			runCrashPropertyWith(t, seed, steps, resets)
 		})
 	}
 }
@@ -358,8 +362,6 @@ func crashOptions(mem vfs.FS) Options {
 		PipelineMinBytes: -1, // rounds of any size overlap: the property test pipelines them
 	}
 }
-
-func runCrashProperty(t *testing.T, seed uint64, steps int) { runCrashPropertyWith(t, seed, steps, 0) }
 
 // runCrashPropertyWith runs the property with resets: each step stages one
 // with probability resets/(100+resets).

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -586,21 +585,4 @@ func mustHeaderErr(raw []byte) storage.EntryHeader {
 // resets among the operations: at random crash points, inside pipelined
 // rounds, beside direct writes, truncations and flushes, every partition
 // recovers what was acknowledged, or the reset in flight wholly.
-func TestResetCrashProperty(t *testing.T) {
-	seeds, steps := 12, 400
-	if testing.Short() {
-		seeds, steps = 3, 200
-	}
-	base := uint64(time.Now().UnixNano())
-	if s := os.Getenv("PETREL_SEED"); s != "" {
-		fmt.Sscan(s, &base)
-		seeds = 1
-	}
-	for s := range seeds {
-		seed := base + uint64(s)
-		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			t.Logf("seed %d (replay with PETREL_SEED)", seed)
-			runCrashPropertyWith(t, seed, steps, 6)
-		})
-	}
-}
+func TestResetCrashProperty(t *testing.T) { crashSeeds(t, 12, 3, 400, 200, 6) }
