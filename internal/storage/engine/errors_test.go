@@ -15,14 +15,31 @@ import (
 // panic or a silent success), and a reopen of a crash clone must hold every
 // acknowledged entry and hard state.
 func TestErrorInjection(t *testing.T) {
+	var (
+		mem   *vfs.MemFS
+		acked ackedState
+	)
+	failEachOp(t, 5000, func(inj *vfs.Nth) (err error) {
+		mem = vfs.NewMem()
+		acked, err = errorWorkload(crashOptions(vfs.NewErrorFS(mem, inj)))
+		return err
+	}, func(n int) { checkRecovered(t, n, mem, acked) })
+}
+
+// failEachOp runs attempt with an injector failing its Nth file system
+// operation, for N = 0, 1, 2, … until one completes without the injected
+// failure firing (it must then succeed). An attempt that fails must return
+// an error wrapping the injected one; verify(N) checks what it left. A
+// workload that succeeds despite the failure (say, on closing a read
+// handle) is verified too.
+func failEachOp(t *testing.T, limit int, attempt func(*vfs.Nth) error, verify func(n int)) {
+	t.Helper()
 	for n := 0; ; n++ {
-		if n > 5000 {
+		if n > limit {
 			t.Fatal("workload never completed")
 		}
-		mem := vfs.NewMem()
 		inj := vfs.FailNth(n)
-		opts := crashOptions(vfs.NewErrorFS(mem, inj))
-		acked, err := errorWorkload(opts)
+		err := attempt(inj)
 		if !inj.Fired() {
 			if err != nil {
 				t.Fatalf("n=%d: no injected error, yet the workload failed: %v", n, err)
@@ -30,12 +47,10 @@ func TestErrorInjection(t *testing.T) {
 			t.Logf("workload completes after %d operations", n)
 			return
 		}
-		// A workload that succeeds despite the injected failure (say, on
-		// closing a read handle) must still recover everything it acked.
 		if err != nil && !errors.Is(err, vfs.ErrInjected) {
 			t.Fatalf("n=%d: error does not wrap the injected one: %v", n, err)
 		}
-		checkRecovered(t, n, mem, acked)
+		verify(n)
 	}
 }
 

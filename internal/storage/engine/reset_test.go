@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -586,3 +587,116 @@ func mustHeaderErr(raw []byte) storage.EntryHeader {
 // rounds, beside direct writes, truncations and flushes, every partition
 // recovers what was acknowledged, or the reset in flight wholly.
 func TestResetCrashProperty(t *testing.T) { crashSeeds(t, 12, 3, 400, 200, 6) }
+
+// TestResetErrorInjection fails the Nth file system operation of a reset
+// workload (reset with a hard state and entries, a round, more entries, a
+// round, a flush, a close), for N = 0, 1, 2, … until it completes, counting
+// from after Open (TestErrorInjection fails Open's). Every
+// failure must surface as an error wrapping the injected one, and a crash
+// clone must recover the old log or the reset one, with at least what was
+// acknowledged.
+func TestResetErrorInjection(t *testing.T) {
+	base, opts, e := openMem(t)
+	k := key(8)
+	old := oldLog(t, e, k)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	nw := rlog{first: 100, term: 2, off0: 700, size: 900}
+	newHS := HardState{Term: 2, Vote: 1, Commit: 99}
+	var (
+		mem   *vfs.MemFS
+		acked model.Index
+	)
+	failEachOp(t, 2000, func(inj *vfs.Nth) (err error) {
+		mem = base.CrashClone() // a copy: everything was synced by Close
+		var armed atomic.Bool
+		opts.FS = vfs.NewErrorFS(mem, vfs.InjectorFunc(func(op vfs.Op) error {
+			if !armed.Load() {
+				return nil
+			}
+			return inj.MaybeError(op)
+		}))
+		acked, err = resetWorkload(opts, &armed, k, nw, newHS)
+		return err
+	}, func(n int) {
+		err := reopenCheck(mem.CrashClone(), opts, func(e2 *Engine) error {
+			lg, err := e2.Partition(k)
+			if err != nil {
+				return err
+			}
+			hs, _, _ := e2.HardState(k)
+			if lg.FirstIndex() == nw.first {
+				if hs != newHS {
+					return fmt.Errorf("reset log with hard state %+v", hs)
+				}
+				last := max(lg.LastIndex(), nw.first-1)
+				if last < max(acked, nw.first-1) {
+					return fmt.Errorf("reset log ends at %d, acknowledged %d", last, acked)
+				}
+				return checkReset(lg, nw, last)
+			}
+			if acked != 0 {
+				return fmt.Errorf("old log [%d, %d] after the reset was acknowledged", lg.FirstIndex(), lg.LastIndex())
+			}
+			if hs.Term != 1 {
+				return fmt.Errorf("old log with hard state %+v", hs)
+			}
+			return old.verify(lg, 1, 70)
+		})
+		if err != nil {
+			t.Fatalf("n=%d: recovery after the injected failure: %v", n, err)
+		}
+	})
+}
+
+// resetWorkload runs the reset workload on a fresh engine and returns the
+// reset log's last acknowledged index (0: the reset was not acknowledged).
+func resetWorkload(opts Options, armed *atomic.Bool, k model.PartitionKey, nw rlog, hs HardState) (model.Index, error) {
+	var acked model.Index
+	e, err := Open(opts)
+	if err != nil {
+		return 0, err
+	}
+	armed.Store(true)
+	defer abandonOnError(e, &err)
+	round := func() error {
+		res, err := e.Round()
+		for _, d := range res.Durable {
+			if d.Key == k && err == nil {
+				acked = d.Index
+			}
+		}
+		return err
+	}
+	stage := func(from, to model.Index) error {
+		var buf []byte
+		for i := from; i <= to; i++ {
+			buf = nw.entry(buf, i)
+		}
+		return e.Append(k, buf)
+	}
+	steps := []func() error{
+		func() error { return e.Reset(k, nw.first, nw.off0) },
+		func() error { return e.SetHardState(k, hs) },
+		func() error { return stage(100, 104) },
+		round,
+		func() error { return stage(105, 130) },
+		round,
+		e.Flush,
+		e.Close,
+	}
+	for _, s := range steps {
+		if err = s(); err != nil {
+			return acked, err
+		}
+	}
+	return acked, nil
+}
+
+// abandonOnError leaves a failed engine as a killed process would.
+func abandonOnError(e *Engine, err *error) {
+	if *err != nil {
+		abandon(e)
+	}
+}
