@@ -700,3 +700,109 @@ func abandonOnError(e *Engine, err *error) {
 		abandon(e)
 	}
 }
+
+// TestResetBesideRoundInFlight stages a reset while a round carrying the
+// partition's direct write, or its truncation, is in flight: the reset is
+// not held back, joins the next round, and applies after the first one.
+func TestResetBesideRoundInFlight(t *testing.T) {
+	for _, kind := range []string{"direct", "truncate"} {
+		t.Run(kind, func(t *testing.T) {
+			mem, opts, e := openMem(t)
+			k := key(9)
+			g := rlog{first: 1, term: 1, size: 3000}
+			g.stage(t, e, k, 1, 3)
+			mustRound(t, e)
+			if err := e.Flush(); err != nil { // no live journal records: the direct path is open
+				t.Fatal(err)
+			}
+			if kind == "direct" {
+				g.stage(t, e, k, 4, 20) // 51 KB: past the 16 KiB direct threshold
+			} else {
+				if err := e.Truncate(k, 2); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r1, err := e.StartRound()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kind == "direct" && len(r1.direct) != 1 || kind == "truncate" && len(r1.deferred) != 1 {
+				t.Fatalf("first round: %d direct, %d deferred writes", len(r1.direct), len(r1.deferred))
+			}
+			nw := rlog{first: 50, term: 2, off0: 400, size: 200}
+			if err := e.Reset(k, 50, 400); err != nil {
+				t.Fatal(err)
+			}
+			nw.stage(t, e, k, 50, 52)
+			if !e.CanStart() {
+				t.Fatal("the reset is held back by the round in flight")
+			}
+			r2, err := e.StartRound()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r2.resets) != 1 {
+				t.Fatalf("second round carries %d resets", len(r2.resets))
+			}
+			_ = r2.Wait()
+			_ = r1.Wait()
+			clone := mem.CrashClone() // both rounds durable, neither finished
+			e.FinishRound(r1)
+			e.FinishRound(r2)
+			if err := e.Err(); err != nil {
+				t.Fatal(err)
+			}
+			lg, _ := e.Partition(k)
+			if err := checkReset(lg, nw, 52); err != nil {
+				t.Fatal(err)
+			}
+			if d := e.DurableIndex(k); d != 52 || !e.Settled(k) {
+				t.Fatalf("durable %d settled %v, want 52 and settled", d, e.Settled(k))
+			}
+			if err := reopenCheck(clone, opts, func(e2 *Engine) error {
+				lg2, _ := e2.Partition(k)
+				return checkReset(lg2, nw, 52)
+			}); err != nil {
+				t.Fatalf("crash after both syncs: %v", err)
+			}
+		})
+	}
+}
+
+// TestResetLargeStaging appends more after a reset than one journal record
+// holds (a follower catching up after a snapshot): the reset round takes a
+// record's worth, the rest follows in the next rounds.
+func TestResetLargeStaging(t *testing.T) {
+	mem, opts, e := openMem(t)
+	k := key(10)
+	rlog{first: 1, term: 1, size: 500}.stage(t, e, k, 1, 5)
+	mustRound(t, e)
+	nw := rlog{first: 1000, term: 3, off0: 1 << 20, size: 1000}
+	if err := e.Reset(k, 1000, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	nw.stage(t, e, k, 1000, 1199) // ~200 KB, records hold a quarter of 256 KiB
+	mustRound(t, e)
+	if !e.Staged(k) {
+		t.Fatal("everything fitted one record: the test does not split")
+	}
+	lg, _ := e.Partition(k)
+	if lg.FirstIndex() != 1000 || lg.LastIndex() >= 1199 || e.DurableIndex(k) != lg.LastIndex() {
+		t.Fatalf("after the reset round: [%d, %d] durable %d", lg.FirstIndex(), lg.LastIndex(), e.DurableIndex(k))
+	}
+	for i := 0; e.Staged(k); i++ {
+		if i > 10 {
+			t.Fatal("staging never drained")
+		}
+		mustRound(t, e)
+	}
+	if err := checkReset(lg, nw, 1199); err != nil {
+		t.Fatal(err)
+	}
+	if err := reopenCheck(mem.CrashClone(), opts, func(e2 *Engine) error {
+		lg2, _ := e2.Partition(k)
+		return checkReset(lg2, nw, 1199)
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
