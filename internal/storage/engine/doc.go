@@ -25,7 +25,8 @@
 // journal path, whose records the journal writes in order: while its direct
 // write or a truncation is in flight, or when its new work is a truncation,
 // its work stays staged (CanStart tells the caller whether anything can
-// start). A flush started while rounds are in flight checkpoints at the
+// start). A reset never waits (see "Reset"): it joins the next round, so
+// metadata staged beside it stays in its kv record. A flush started while rounds are in flight checkpoints at the
 // first record of the oldest of them, so their records stay in the journal
 // until their metadata and deferred truncations are applied.
 //

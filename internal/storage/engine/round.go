@@ -84,7 +84,8 @@ type Result struct {
 // order they started. A partition already in a round in flight joins a new
 // one only on the journal path, which keeps its records in order: while its
 // direct write or a truncation is in flight, or when its new work is a
-// truncation, its work stays staged for a later round.
+// truncation, its work stays staged for a later round; a reset joins
+// regardless (heldBack).
 func (e *Engine) StartRound() (*Round, error) {
 	if err := e.usable(); err != nil {
 		return nil, err
