@@ -22,7 +22,9 @@ type Handler func(ctx context.Context, from model.NodeID, req []byte) ([]byte, e
 type RaftSink func(from model.NodeID, msgs []RaftMessage)
 
 // LivenessFunc is told when a peer starts or stops answering the
-// node-level heartbeat (the first answer or failure counts as a change).
+// node-level heartbeat (the first answer or failure counts as a change),
+// and (up again) when it answers as a new process, restarted between two
+// pings.
 // It runs on the peer's heartbeat goroutine; changes of one peer come in
 // order.
 type LivenessFunc func(node model.NodeID, up bool)

@@ -419,3 +419,31 @@ func TestUnresponsivePeerRedialed(t *testing.T) {
 		t.Fatalf("connects %d after the outage, %d before: the old connections were kept", got, connects)
 	}
 }
+
+// TestLivenessRestartedPeer: a peer that answers as a new process (its
+// node restarted between two pings, none of which failed) is reported up
+// again, so that the node wakes the groups it shares with it.
+func TestLivenessRestartedPeer(t *testing.T) {
+	events := make(chan bool, 64)
+	ca := testConfig(1)
+	ca.HeartbeatInterval, ca.HeartbeatTimeout = 10*time.Millisecond, 5*time.Second
+	ca.OnLiveness = func(n model.NodeID, up bool) { events <- up }
+	a, b := startNode(t, ca), newNode(t, 2)
+	link(t, a, b)
+	if up := recvWithin(t, events, 10*time.Second, "liveness event"); !up {
+		t.Fatal("first event: down")
+	}
+	// Node 2's new process, elsewhere; the old one still runs, so no
+	// ping fails.
+	b2 := newNode(t, 2)
+	must(t, a.SetPeer(2, b2.Addr()))
+	eventually(t, 10*time.Second, "the new process seen", func() bool { return peerStats(a.Transport, 2).Restarts == 1 })
+	// Switching addresses may fail the ping in flight (down, then up);
+	// either way the last event is up.
+	for up := false; !up; {
+		up = recvWithin(t, events, 10*time.Second, "liveness event after the restart")
+	}
+	if got := peerStats(a.Transport, 2).Restarts; got != 1 {
+		t.Fatalf("%d restarts seen, want 1", got)
+	}
+}

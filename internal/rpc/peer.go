@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -232,14 +233,20 @@ func (p *peer) heartbeatLoop() {
 	tick := time.NewTicker(cfg.HeartbeatInterval)
 	defer tick.Stop()
 	unanswered := 0
+	var boot []byte // the peer's boot id, from its last answer
 	for {
 		ctx, cancel := context.WithTimeout(p.ctx, cfg.HeartbeatTimeout)
 		w, err := p.slots[0].get(ctx)
 		if err == nil {
-			_, err = w.call(ctx, MethodPing, nil)
+			var resp []byte
+			resp, err = w.call(ctx, MethodPing, nil)
 			switch {
 			case err == nil:
 				unanswered = 0
+				if boot != nil && !bytes.Equal(resp, boot) {
+					p.restarted()
+				}
+				boot = resp
 			case errors.Is(ctx.Err(), context.DeadlineExceeded):
 				unanswered++
 			}
@@ -268,6 +275,16 @@ func (p *peer) dropConns(err error) {
 		if w := s.current(); w != nil {
 			w.fail(err)
 		}
+	}
+}
+
+// restarted reports a peer that answers as a new process although no
+// ping failed (a quick restart): to the node, it came back.
+func (p *peer) restarted() {
+	p.c.restarts.Add(1)
+	p.t.logg.Info("rpc: peer restarted", "peer", p.id)
+	if f := p.t.cfg.OnLiveness; f != nil && Liveness(p.live.Load()) == LivenessUp {
+		f(p.id, true)
 	}
 }
 

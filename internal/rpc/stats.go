@@ -38,7 +38,8 @@ type PeerStats struct {
 	Connects                   uint64 // successful dials (handshake done)
 	Reconnects                 uint64 // connects after the first
 	DialFailures               uint64
-	Connected                  int // open dialed connections now
+	Restarts                   uint64 // answers from a new process of the node (boot id changed)
+	Connected                  int    // open dialed connections now
 
 	QueueFrames, QueueBytes int // frames waiting in the send queues now
 	RaftQueueBytes          int // encoded Raft messages waiting to be flushed
@@ -59,7 +60,7 @@ type Stats struct {
 // counters of one remote node. Any goroutine (atomics).
 type counters struct {
 	bytesSent, bytesRecv, framesSent, framesRecv atomic.Uint64
-	connects, dialFailures                       atomic.Uint64
+	connects, dialFailures, restarts             atomic.Uint64
 	raftMsgsSent, raftFramesSent                 atomic.Uint64
 	raftMsgsRecv, raftFramesRecv, raftDropped    atomic.Uint64
 }
@@ -67,7 +68,7 @@ type counters struct {
 func (c *counters) fill(ps *PeerStats) {
 	ps.BytesSent, ps.BytesReceived = c.bytesSent.Load(), c.bytesRecv.Load()
 	ps.FramesSent, ps.FramesReceived = c.framesSent.Load(), c.framesRecv.Load()
-	ps.Connects, ps.DialFailures = c.connects.Load(), c.dialFailures.Load()
+	ps.Connects, ps.DialFailures, ps.Restarts = c.connects.Load(), c.dialFailures.Load(), c.restarts.Load()
 	if ps.Connects > 0 {
 		ps.Reconnects = ps.Connects - 1
 	}

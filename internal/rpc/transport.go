@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,8 +49,11 @@ func New(cfg Config) (*Transport, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The ping answer is this process's boot id: a peer that sees it
+	// change knows the node restarted, even if no ping failed meanwhile.
+	boot := binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano())^cfg.Seed<<1|1)
 	t := &Transport{cfg: cfg, logg: cfg.Logger.With("node", cfg.NodeID),
-		handlers: map[Method]Handler{MethodPing: func(context.Context, model.NodeID, []byte) ([]byte, error) { return nil, nil }},
+		handlers: map[Method]Handler{MethodPing: func(context.Context, model.NodeID, []byte) ([]byte, error) { return boot, nil }},
 		done:     make(chan struct{}), clusterID: cfg.ClusterID, clusterChanged: make(chan struct{}),
 		rng:   rand.New(rand.NewPCG(cfg.Seed, cfg.Seed>>1|1)),
 		peers: map[model.NodeID]*peer{}, counters: map[model.NodeID]*counters{}, accepted: map[net.Conn]struct{}{}}
