@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -20,56 +19,17 @@ import (
 	"github.com/petrel-streaming/petrel"
 )
 
-// autoStart starts node i of c without a node id: it settles one itself.
+// autoStart starts node i of c without a node id (it settles one
+// itself), logging to log.
 func (c *testCluster) autoStart(ctx context.Context, i int, log *slog.Logger) (*petrel.Broker, error) {
-	seeds := c.seeds
-	if seeds == nil {
-		seeds = c.rpc
-	}
-	return petrel.Start(ctx, petrel.Config{DataDir: c.dirs[i], NodeID: -1, RPCAddr: c.rpc[i], Seeds: seeds, AdminAddr: "127.0.0.1:0", KafkaAddr: c.kafka[i],
-		Shards: 2, MemoryBytes: 256 << 20, JournalBytes: 16 << 20, GroupInitialRebalanceDelay: -1, Logger: log})
+	c.tune = func(cfg *petrel.Config) { cfg.NodeID, cfg.Logger = -1, log }
+	return c.startCtx(ctx, i)
 }
 
 // startAutoCluster is startCluster with founders that have no node ids.
 func startAutoCluster(t *testing.T, n int) *testCluster {
 	t.Helper()
-	for attempt := range 3 {
-		c := &testCluster{t: t, brokers: make([]*petrel.Broker, n)}
-		root := filepath.Join(t.TempDir(), "attempt"+strconv.Itoa(attempt))
-		for i := range n {
-			c.dirs = append(c.dirs, filepath.Join(root, "node"+strconv.Itoa(i)))
-			c.rpc = append(c.rpc, freeAddr(t))
-			c.kafka = append(c.kafka, freeAddr(t))
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		var wg sync.WaitGroup
-		errs := make([]error, n)
-		for i := range n {
-			wg.Go(func() {
-				if c.brokers[i], errs[i] = c.autoStart(ctx, i, nil); errs[i] != nil {
-					cancel()
-				}
-			})
-		}
-		wg.Wait()
-		cancel()
-		t.Cleanup(func() {
-			for _, b := range c.brokers {
-				if b != nil {
-					_ = b.Close()
-				}
-			}
-		})
-		err := errors.Join(errs...)
-		if err == nil {
-			return c
-		}
-		if !strings.Contains(err.Error(), "address already in use") {
-			t.Fatalf("starting a %d-node cluster without node ids: %v", n, err)
-		}
-	}
-	t.Fatal("starting a cluster without node ids: ports kept being taken")
-	return nil
+	return startClusterWith(t, n, func(cfg *petrel.Config) { cfg.NodeID = -1 })
 }
 
 // brokerIDs maps each broker's Kafka address to its node id, as Metadata

@@ -41,6 +41,7 @@ type testCluster struct {
 	kafka   []string // kept across restarts, as clients' seeds are
 	seeds   []string // nil: every node's RPC address (all are founders)
 	brokers []*petrel.Broker
+	tune    func(*petrel.Config) // nil: the defaults below
 }
 
 // freeAddr finds a free loopback port below the ephemeral range (so a
@@ -61,9 +62,16 @@ func freeAddr(t *testing.T) string {
 
 func startCluster(t *testing.T, n int) *testCluster {
 	t.Helper()
+	return startClusterWith(t, n, nil)
+}
+
+// startClusterWith starts n founders whose configuration tune changes
+// (on every start, restarts and added nodes included).
+func startClusterWith(t *testing.T, n int, tune func(*petrel.Config)) *testCluster {
+	t.Helper()
 	var errs []error
 	for attempt := range 3 {
-		c, err := tryStartCluster(t, n, attempt)
+		c, err := tryStartCluster(t, n, attempt, tune)
 		if err == nil {
 			return c
 		}
@@ -78,8 +86,8 @@ func startCluster(t *testing.T, n int) *testCluster {
 	return nil
 }
 
-func tryStartCluster(t *testing.T, n, attempt int) (*testCluster, error) {
-	c := &testCluster{t: t, brokers: make([]*petrel.Broker, n)}
+func tryStartCluster(t *testing.T, n, attempt int, tune func(*petrel.Config)) (*testCluster, error) {
+	c := &testCluster{t: t, brokers: make([]*petrel.Broker, n), tune: tune}
 	root := filepath.Join(t.TempDir(), "attempt"+strconv.Itoa(attempt))
 	for i := range n {
 		c.dirs = append(c.dirs, filepath.Join(root, "node"+strconv.Itoa(i)))
@@ -129,8 +137,12 @@ func (c *testCluster) startCtx(ctx context.Context, i int) (*petrel.Broker, erro
 	if seeds == nil {
 		seeds = c.rpc
 	}
-	return petrel.Start(ctx, petrel.Config{DataDir: c.dirs[i], NodeID: int32(i), RPCAddr: c.rpc[i], Seeds: seeds, AdminAddr: "127.0.0.1:0", KafkaAddr: c.kafka[i],
-		Shards: 2, MemoryBytes: 256 << 20, JournalBytes: 16 << 20, GroupInitialRebalanceDelay: -1})
+	cfg := petrel.Config{DataDir: c.dirs[i], NodeID: int32(i), RPCAddr: c.rpc[i], Seeds: seeds, AdminAddr: "127.0.0.1:0", KafkaAddr: c.kafka[i],
+		Shards: 2, MemoryBytes: 256 << 20, JournalBytes: 16 << 20, GroupInitialRebalanceDelay: -1}
+	if c.tune != nil {
+		c.tune(&cfg)
+	}
+	return petrel.Start(ctx, cfg)
 }
 
 // stop closes node i; restart starts it again on its data dir.

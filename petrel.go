@@ -57,6 +57,10 @@ type Config struct {
 	// DisablePartitionMetrics drops the metric series with a partition
 	// label (consumer lag is then per group and topic); default: exported.
 	DisablePartitionMetrics bool
+	// ControllerSnapshotEvery is how many controller entries pass between
+	// two snapshots of the cluster metadata, each followed by compacting
+	// the controller's log (default 1,000).
+	ControllerSnapshotEvery int
 	// Logger receives the broker's logs (default: discarded).
 	Logger *slog.Logger
 }
@@ -76,6 +80,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		AutoCreateTopics: cfg.AutoCreateTopics, DefaultPartitions: cfg.DefaultPartitions,
 		GroupInitialRebalanceDelay: cfg.GroupInitialRebalanceDelay, Logger: cfg.Logger,
 		RetentionCheckInterval: cfg.RetentionCheckInterval, DisablePartitionMetrics: cfg.DisablePartitionMetrics,
+		ControllerSnapshotEvery: uint64(max(cfg.ControllerSnapshotEvery, 0)),
 	})
 	if err != nil {
 		return nil, err

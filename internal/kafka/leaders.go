@@ -18,6 +18,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -105,12 +106,13 @@ func brokerEndpoints(b Broker, tables *cluster.Tables, named ...model.NodeID) []
 }
 
 // localLeader is a partition's read state when this node leads it and
-// serves, or NOT_LEADER_OR_FOLLOWER: a follower replica, or a partition
-// this node does not host. Every key that needs the leader's log checks
-// it before anything else about the partition.
+// serves, or NOT_LEADER_OR_FOLLOWER: a follower replica, a partition
+// this node does not host, or a leader whose read lease lapsed (cut off
+// from its followers, it may have been replaced). Every key that needs
+// the leader's log checks it before anything else about the partition.
 func localLeader(b Broker, key model.PartitionKey) (*partition.ReadState, int16) {
 	rs := b.ReadState(key)
-	if rs == nil || !rs.Leader {
+	if rs == nil || !rs.Serving(time.Now()) {
 		return nil, kerr.NotLeaderForPartition.Code
 	}
 	return rs, 0

@@ -102,6 +102,10 @@ func (n *Node) adminHandler() http.Handler {
 		st, err := n.ReplicaRaftStatus(r.Context(), r.PathValue("topic"), p)
 		writeResult(w, st, err, "replica of partition "+what)
 	})
+	mux.HandleFunc("GET /v1/debug/controller/raft", func(w http.ResponseWriter, r *http.Request) {
+		st, err := n.ControllerRaftStatus(r.Context())
+		writeResult(w, st, err, "the controller's replica")
+	})
 	n.registerDecommission(mux)
 	n.registerMaintenance(mux)
 	mux.HandleFunc("GET /v1/node_config", func(w http.ResponseWriter, _ *http.Request) {

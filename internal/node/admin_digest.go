@@ -86,8 +86,18 @@ func (n *Node) ReplicaRaftStatus(ctx context.Context, topic string, p model.Part
 	if !ok || int(p) >= len(tp.Partitions) {
 		return ReplicaRaft{}, errNotFound
 	}
+	return n.replicaRaft(ctx, model.PartitionKey{Topic: tp.ID, Partition: p})
+}
+
+// ControllerRaftStatus is ReplicaRaftStatus of the controller's group
+// (GET /v1/debug/controller/raft).
+func (n *Node) ControllerRaftStatus(ctx context.Context) (ReplicaRaft, error) {
+	return n.replicaRaft(ctx, controllerKey)
+}
+
+func (n *Node) replicaRaft(ctx context.Context, key model.PartitionKey) (ReplicaRaft, error) {
 	out := ReplicaRaft{NodeID: n.cfg.NodeID}
-	err := n.onReplica(ctx, model.PartitionKey{Topic: tp.ID, Partition: p}, func(r *partition.Replica) error {
+	err := n.onReplica(ctx, key, func(r *partition.Replica) error {
 		out.RaftStatus = r.RaftStatus()
 		return nil
 	})

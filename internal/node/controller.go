@@ -66,10 +66,16 @@ func startController(ctx context.Context, n *Node) (*controller, error) {
 	// from the clock (apply on every node matches them).
 	c.nonce = uint64(n.cfg.NodeID)<<48 | uint64(time.Now().UnixNano())>>16&(1<<48-1)
 	c.tables.Store(c.state.Tables())
+	every := n.cfg.ControllerSnapshotEvery
+	if every == 0 {
+		every = defaultControllerSnapshotEvery
+	}
 	var err error
 	if err2 := n.rt.InvokeOn(ctx, 0, func(*shard.Shard) {
 		c.replica, err = n.shards[0].Open(partition.Config{Key: controllerKey, Node: n.cfg.NodeID,
-			Peers: n.meta.Voters, Join: n.meta.Joined, Kind: partition.KindMeta, Apply: c.apply, Logger: n.log.With("group", "controller")})
+			Peers: n.meta.Voters, Join: n.meta.Joined, Kind: partition.KindMeta, Apply: c.apply,
+			Snapshot: c.snapshot, Restore: c.restore, SnapshotEvery: every, SnapshotKeep: every / 4,
+			Logger: n.log.With("group", "controller")})
 	}); err2 != nil {
 		return nil, err2
 	}
@@ -137,6 +143,33 @@ func (c *controller) propose(ctx context.Context, cmd cluster.Command) (cluster.
 // proposeRetry is how long a proposal may take to apply before it is
 // proposed again.
 const proposeRetry = 3 * time.Second
+
+// defaultControllerSnapshotEvery: controller entries between snapshots.
+const defaultControllerSnapshotEvery = 1000
+
+// snapshot encodes the state machine (shard 0, after an apply).
+func (c *controller) snapshot() []byte { return c.state.AppendSnapshot(nil) }
+
+// restore replaces the state machine with a snapshot's (shard 0: at start
+// from the stored snapshot, or one the leader sent).
+func (c *controller) restore(index model.Index, data []byte) error {
+	st, err := cluster.DecodeSnapshot(data)
+	if err != nil {
+		return err
+	}
+	if v := st.Tables().Version(); v > index {
+		// Raft-only entries (configuration, a new leader's empty entry)
+		// do not reach the state: it may be older than the index.
+		return fmt.Errorf("controller snapshot of index %d holds the state at %d: %w", index, v, model.ErrCorrupt)
+	}
+	c.state = st
+	c.tables.Store(st.Tables())
+	select {
+	case c.changed <- struct{}{}:
+	default:
+	}
+	return nil
+}
 
 // apply runs on shard 0 for every committed controller entry.
 func (c *controller) apply(index model.Index, data []byte) {

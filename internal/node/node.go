@@ -61,6 +61,11 @@ type Config struct {
 	// are applied to every partition (Kafka's
 	// log.retention.check.interval.ms; default 1 minute).
 	RetentionCheckInterval time.Duration
+	// ControllerSnapshotEvery is how many controller entries are applied
+	// between two snapshots of the controller's state, after each of which
+	// its log is compacted (default 1,000; a quarter of it stays in the
+	// log for members slightly behind).
+	ControllerSnapshotEvery uint64
 	// SetGoMemoryLimit sets the process's Go memory limit to the memory
 	// setting: for `petrel serve`, not for a program embedding a broker.
 	SetGoMemoryLimit bool

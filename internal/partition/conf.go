@@ -105,6 +105,9 @@ func (r *Replica) applyConf(e *pb.Entry) error {
 	r.confIndex, r.conf = idx, cs
 	r.cfg.Peers = members(cs)
 	r.rs.peers = r.cfg.Peers
+	if r.leader {
+		r.leaseVoters()
+	}
 	r.logg.Info("configuration changed", "index", idx, "voters", cs.GetVoters(), "outgoing", cs.GetVotersOutgoing(), "learners", cs.GetLearners())
 	r.wake()
 	r.publish()

@@ -17,8 +17,10 @@ type RaftStatus struct {
 	Commit         uint64         `json:"commit"`
 	Applied        uint64         `json:"applied"`
 	LeadTransferee uint64         `json:"lead_transferee,omitempty"`
-	Serving        bool           `json:"serving"`  // a leader that committed an entry of its term
-	Quiesced       bool           `json:"quiesced"` // not ticked
+	Serving        bool           `json:"serving"`        // a leader that committed an entry of its term
+	Quiesced       bool           `json:"quiesced"`       // not ticked
+	FirstIndex     model.Index    `json:"first_index"`    // the log's first entry (compaction, retention)
+	SnapshotIndex  model.Index    `json:"snapshot_index"` // the last snapshot taken or installed (0: none)
 	AppendLast     model.Index    `json:"append_last"`
 	Durable        model.Index    `json:"durable"`
 	HighWatermark  model.Offset   `json:"high_watermark"`
@@ -44,7 +46,10 @@ func (r *Replica) RaftStatus() RaftStatus {
 	out := RaftStatus{ID: st.ID, State: st.RaftState.String(), Term: st.GetTerm(), Vote: st.GetVote(), Lead: st.Lead,
 		Commit: st.GetCommit(), Applied: st.Applied, LeadTransferee: st.LeadTransferee, Serving: r.leader && r.ready,
 		Quiesced: r.quiesced, AppendLast: r.appendLast, Durable: r.m.eng.DurableIndex(r.cfg.Key), HighWatermark: r.hw,
-		Waiters: len(r.waiters)}
+		Waiters: len(r.waiters), FirstIndex: r.log.FirstIndex()}
+	if r.rs.snap != nil {
+		out.SnapshotIndex = r.rs.snap.index
+	}
 	for _, h := range r.m.held {
 		if h.r == r {
 			out.HeldResponses += len(h.msgs)

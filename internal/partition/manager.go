@@ -56,6 +56,8 @@ type Manager struct {
 	outbox  map[model.NodeID][]Outbound
 	ticking map[*Replica]struct{}
 	active  atomic.Int64
+	// live is peers.Live for any goroutine (leases read it).
+	live atomic.Pointer[func(model.NodeID) bool]
 	// Rounds counts finished sync rounds (tests, stats).
 	Rounds uint64
 }
@@ -100,7 +102,7 @@ func (m *Manager) Remove(key model.PartitionKey) error {
 		m.setQuiesced(r, true)
 		delete(m.replicas, key)
 	}
-	for _, k := range []string{startKey(key), confKey(key), confAppendKey(key)} {
+	for _, k := range []string{startKey(key), confKey(key), confAppendKey(key), snapKey(key)} {
 		if _, ok := m.eng.Get(k); ok {
 			if err := m.eng.Delete(k); err != nil {
 				return err

@@ -65,6 +65,13 @@ func (m *Manager) SetPeers(p Peers) {
 		p.Live = func(model.NodeID) bool { return true }
 	}
 	m.peers = p
+	m.live.Store(&p.Live)
+}
+
+// isLive is peers.Live from any goroutine (true before SetPeers).
+func (m *Manager) isLive(n model.NodeID) bool {
+	f := m.live.Load()
+	return f == nil || (*f)(n)
 }
 
 // Active is the number of groups that need ticks; the node's ticker skips
@@ -143,6 +150,7 @@ func (m *Manager) setQuiesced(r *Replica, q bool) {
 		return
 	}
 	r.quiesced = q
+	r.lease.setQuiesced(q, time.Now())
 	if q {
 		delete(m.ticking, r)
 		m.active.Add(-1)
@@ -178,6 +186,9 @@ func (r *Replica) step(msg *pb.Message) {
 	}
 	if t != pb.MsgHeartbeat && t != pb.MsgHeartbeatResp {
 		r.wake()
+	}
+	if r.leader && (t == pb.MsgAppResp || t == pb.MsgHeartbeatResp) && model.Term(msg.GetTerm()) == r.term {
+		r.lease.heardFrom(nodeID(msg.GetFrom()), time.Now())
 	}
 	if err := r.rn.Step(msg); err != nil {
 		r.logg.Debug("step", "type", t.String(), "from", msg.GetFrom(), "err", err)

@@ -62,6 +62,16 @@ type Config struct {
 	// Apply receives the committed entries of a KindMeta group in order,
 	// on the shard. Data entries of a KindData group never reach it.
 	Apply func(index model.Index, data []byte)
+	// Snapshot encodes a KindMeta group's state machine as of the last
+	// entry Apply received; Restore replaces it with a snapshot's (on a
+	// restart, and when the leader sends one). With Snapshot set and
+	// SnapshotEvery > 0, the group snapshots after every SnapshotEvery
+	// applied entries and compacts its log, keeping the SnapshotKeep
+	// entries before the snapshot for members slightly behind.
+	Snapshot      func() []byte
+	Restore       func(index model.Index, data []byte) error
+	SnapshotEvery uint64
+	SnapshotKeep  uint64
 	// MaxUncommittedBytes bounds proposals not yet committed (64 MiB).
 	MaxUncommittedBytes uint64
 	Logger              *slog.Logger
@@ -127,6 +137,8 @@ type Replica struct {
 	// Cluster: quiesced groups are not ticked; lead is the last leader
 	// published; a leader tracks when each follower last matched its log.
 	quiesced bool
+	lease    *Lease      // the read lease a serving leader publishes
+	applied  model.Index // the last entry applied (a metadata group's state machine is at it)
 	lead     model.NodeID
 	caughtUp map[model.NodeID]time.Time
 	isr      []model.NodeID
@@ -160,9 +172,16 @@ type ReadState struct {
 	// (itself first): those whose log matched the leader's end within
 	// the group's lag bound (Kafka's replica.lag.time.max.ms). Nil
 	// elsewhere.
-	ISR     []model.NodeID
+	ISR []model.NodeID
+	// Lease, on a serving leader, says whether it may still serve reads
+	// (see lease.go).
+	Lease   *Lease
 	changed chan struct{}
 }
+
+// Serving reports whether this replica leads and may serve reads at now:
+// Leader, and its lease holds. Any goroutine.
+func (s *ReadState) Serving(now time.Time) bool { return s.Leader && s.Lease.Valid(now) }
 
 // Changed is closed when a newer ReadState replaces this one: a long poll
 // waits on it.
@@ -183,11 +202,15 @@ func newReplica(m *Manager, cfg Config) (*Replica, error) {
 		return nil, err
 	}
 	r := &Replica{cfg: cfg, m: m, log: l, logg: cfg.Logger.With("partition", cfg.Key.String()), quiesced: true, lead: -1,
-		preferred: cfg.Node}
+		preferred: cfg.Node, lease: newLease(m, cfg.Node)}
+	r.lease.quiesced.Store(true)
 	if len(cfg.Peers) > 0 {
 		r.preferred = cfg.Peers[0]
 	}
-	r.rs = &raftStorage{key: cfg.Key, eng: m.eng, log: l, kind: cfg.Kind, peers: cfg.Peers}
+	r.rs = &raftStorage{key: cfg.Key, eng: m.eng, log: l, kind: cfg.Kind, peers: cfg.Peers, r: r}
+	if r.rs.snap, err = m.storedSnap(cfg.Key); err != nil {
+		return nil, err
+	}
 	hs, hsKnown, err := m.eng.HardState(cfg.Key)
 	if err != nil {
 		return nil, err
@@ -216,13 +239,20 @@ func newReplica(m *Manager, cfg Config) (*Replica, error) {
 		applied = uint64(max(ci, l.FirstIndex()-1))
 	}
 	if cfg.Kind == KindMeta {
-		// A metadata group rebuilds its state machine by replaying its
-		// whole log (it has no snapshots yet): raft hands every committed
-		// entry to Apply again.
+		// A metadata group rebuilds its state machine from its last
+		// snapshot, if any, and replays the log after it: raft hands
+		// every committed entry after the snapshot to Apply again.
 		applied = 0
+		if snap := r.rs.snap; snap != nil && cfg.Restore != nil {
+			if err := cfg.Restore(snap.index, snap.data); err != nil {
+				return nil, fmt.Errorf("partition %s: restoring snapshot at %d: %w", cfg.Key, snap.index, err)
+			}
+			applied = uint64(snap.index)
+		}
 	}
 	if applied > 0 && applied < uint64(l.FirstIndex()) {
-		// Retention removed everything up to the commit index.
+		// Retention removed everything up to the commit index (or a
+		// snapshot installed replaced the log up to it).
 		applied = uint64(l.FirstIndex()) - 1
 		r.hw = l.StartOffset()
 	} else if applied > 0 {
@@ -263,6 +293,7 @@ func newReplica(m *Manager, cfg Config) (*Replica, error) {
 		return nil, fmt.Errorf("partition %s: raft: %w", cfg.Key, err)
 	}
 	r.rn = rn
+	r.applied = model.Index(applied)
 	if fresh && !cfg.Join {
 		peers := make([]raft.Peer, 0, len(r.cfg.Peers))
 		for _, p := range r.cfg.Peers {
@@ -469,6 +500,8 @@ func (r *Replica) setRole(leader bool) {
 	if leader {
 		r.term = model.Term(r.rn.BasicStatus().GetTerm())
 		r.logg.Debug("leader", "term", r.term)
+		r.lease.reset(time.Now())
+		r.leaseVoters()
 		// The next offset follows the whole log this replica holds (its
 		// entries, staged or written, are the group's from now on).
 		r.tail = r.appendNext
@@ -487,7 +520,9 @@ func (r *Replica) setRole(leader bool) {
 
 func (r *Replica) stageAppend(m *pb.Message) error {
 	if m.Snapshot != nil && m.Snapshot.Metadata != nil && m.Snapshot.Metadata.GetIndex() > 0 {
-		return fmt.Errorf("partition %s: snapshots are not supported yet", r.cfg.Key)
+		if err := r.installSnap(m.Snapshot); err != nil {
+			return err
+		}
 	}
 	if len(m.Entries) > 0 {
 		first := model.Index(m.Entries[0].GetIndex())
@@ -590,7 +625,13 @@ func (r *Replica) apply(ents []*pb.Entry) {
 		done = append(done, committed{base, model.Term(e.GetTerm())})
 	}
 	if len(ents) > 0 {
-		r.rs.forget(ents[len(ents)-1].GetIndex())
+		last := ents[len(ents)-1]
+		r.applied = model.Index(last.GetIndex())
+		r.rs.forget(last.GetIndex())
+		if err := r.maybeSnapshot(model.Index(last.GetIndex()), model.Term(last.GetTerm())); err != nil {
+			r.m.fail(fmt.Errorf("partition %s: snapshot: %w", r.cfg.Key, err))
+			return
+		}
 	}
 	if r.leader && r.multi() && len(ents) > 0 {
 		r.updateISR()
@@ -671,6 +712,7 @@ func (r *Replica) publish() {
 	}
 	if st.Leader {
 		st.LeaderID = r.cfg.Node
+		st.Lease = r.lease
 		st.ISR = r.isr
 		if !r.multi() {
 			st.ISR = []model.NodeID{r.cfg.Node}

@@ -25,6 +25,10 @@ type raftStorage struct {
 	// conf, when set, is the stored configuration (or an empty one for a
 	// joining replica): raft's initial configuration instead of peers.
 	conf *pb.ConfState
+	// snap is the last snapshot taken or installed (nil: none); r is the
+	// replica, whose current configuration a new snapshot records.
+	snap *snapRecord
+	r    *Replica
 
 	// recent are raft's own entries handed to storage and not yet applied,
 	// indexes recentLo, recentLo+1, …: raft reads committed entries back
@@ -176,10 +180,11 @@ func (s *raftStorage) Term(i uint64) (uint64, error) {
 	if i > last {
 		return 0, raft.ErrUnavailable
 	}
+	if s.snap != nil && i == uint64(s.snap.index) {
+		return uint64(s.snap.term), nil
+	}
 	if i < first {
-		// Retention never removes the active segment, so raft never
-		// needs the term before the first entry on one node; a follower
-		// behind the log start needs a snapshot (issue "cluster").
+		// A follower behind the log start needs a snapshot.
 		return 0, raft.ErrCompacted
 	}
 	t, err := s.log.Term(model.Index(i))
@@ -192,12 +197,19 @@ func (s *raftStorage) Term(i uint64) (uint64, error) {
 func (s *raftStorage) LastIndex() (uint64, error)  { return uint64(s.log.LastIndex()), nil }
 func (s *raftStorage) FirstIndex() (uint64, error) { return uint64(s.log.FirstIndex()), nil }
 
+// Snapshot is what a member behind the log start receives: a metadata
+// group's state machine as applied now, or a data group's metadata at
+// the index before the log start (its records are gone).
 func (s *raftStorage) Snapshot() (*pb.Snapshot, error) {
-	first := uint64(s.log.FirstIndex())
-	if first > 1 {
-		// A follower that fell behind the log start needs a snapshot;
-		// that transfer belongs to the cluster issue.
-		return nil, raft.ErrSnapshotTemporarilyUnavailable
+	if s.log.FirstIndex() > 1 || s.snap != nil {
+		if s.r == nil {
+			return nil, raft.ErrSnapshotTemporarilyUnavailable
+		}
+		sn, err := s.r.snapshotForPeer()
+		if err != nil {
+			return nil, err
+		}
+		return sn.toRaft(), nil
 	}
 	_, cs, err := s.InitialState()
 	if err != nil {
