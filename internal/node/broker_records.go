@@ -25,7 +25,9 @@ func (n *Node) onReplica(ctx context.Context, key model.PartitionKey, fn func(*p
 	return err
 }
 
-// DeleteRecords implements kafka.Broker.
+// DeleteRecords implements kafka.Broker: it answers once the new log
+// start is committed (a majority of the replicas have it) and applied by
+// this leader.
 func (n *Node) DeleteRecords(ctx context.Context, key model.PartitionKey, before model.Offset) (model.Offset, error) {
 	var start model.Offset
 	err := n.onReplica(ctx, key, func(r *partition.Replica) error {
@@ -33,7 +35,23 @@ func (n *Node) DeleteRecords(ctx context.Context, key model.PartitionKey, before
 		start, err = r.DeleteRecords(before)
 		return err
 	})
-	return start, err
+	if err != nil {
+		return start, err
+	}
+	for {
+		rs := n.ReadState(key)
+		switch {
+		case rs == nil || !rs.Leader:
+			return -1, partition.ErrNotLeader
+		case rs.LogStart >= start:
+			return rs.LogStart, nil
+		}
+		select {
+		case <-rs.Changed():
+		case <-ctx.Done():
+			return -1, ctx.Err()
+		}
+	}
 }
 
 // Producers implements kafka.Broker.

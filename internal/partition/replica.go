@@ -612,6 +612,14 @@ func (r *Replica) apply(ents []*pb.Entry) {
 			}
 			continue
 		}
+		if before, ok := parseStartEntry(e.Data); ok {
+			if err := r.applyStart(before); err != nil {
+				r.m.fail(fmt.Errorf("partition %s: log start: %w", r.cfg.Key, err))
+				return
+			}
+			moved = true
+			continue
+		}
 		b, _, err := model.ParseBatch(e.Data)
 		if err != nil {
 			r.logg.Error("committed entry is not a batch", "index", e.GetIndex(), "err", err)

@@ -1,6 +1,7 @@
 package partition
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"time"
@@ -17,10 +18,32 @@ import (
 
 func startKey(k model.PartitionKey) string { return "partition/start/" + k.String() }
 
+// startMarker begins a data group's log-start entry: a Raft entry that
+// moves the partition's log start offset (DeleteRecords) on every replica
+// when it commits. A record batch can never begin with it: its first
+// byte would make the batch's base offset negative.
+var startMarker = []byte("\xffpetrel:log-start")
+
+// startEntry is the log-start entry that moves the start to before.
+func startEntry(before model.Offset) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte(nil), startMarker...), uint64(before))
+}
+
+// parseStartEntry returns the offset of a log-start entry (ok false for
+// any other data).
+func parseStartEntry(data []byte) (model.Offset, bool) {
+	if len(data) != len(startMarker)+8 || !bytes.HasPrefix(data, startMarker) {
+		return 0, false
+	}
+	return model.Offset(binary.BigEndian.Uint64(data[len(startMarker):])), true
+}
+
 // DeleteRecords moves the log start offset to before (-1: the high
 // watermark), as Kafka's DeleteRecords: records below it are no longer
-// served. It is staged with the next round. The bytes stay on disk until
-// retention removes their segments. It returns the new log start.
+// served. The move is a Raft entry: every replica applies it when it
+// commits (so it survives a change of leader), and the new start shows
+// in the ReadState then. It returns the start asked for (the current one
+// when it is already there: nothing is proposed).
 func (r *Replica) DeleteRecords(before model.Offset) (model.Offset, error) {
 	if err := r.usable(); err != nil {
 		return -1, err
@@ -34,13 +57,24 @@ func (r *Replica) DeleteRecords(before model.Offset) (model.Offset, error) {
 	if cur := r.State().LogStart; before <= cur {
 		return cur, nil
 	}
+	r.wake()
+	if err := r.rn.Propose(startEntry(before)); err != nil {
+		return -1, r.proposeErr(err)
+	}
+	r.markDirty()
+	return before, nil
+}
+
+// applyStart applies a committed log-start entry.
+func (r *Replica) applyStart(before model.Offset) error {
+	if before <= r.start {
+		return nil
+	}
 	if err := r.m.eng.Put(startKey(r.cfg.Key), binary.BigEndian.AppendUint64(nil, uint64(before))); err != nil {
-		return -1, err
+		return err
 	}
 	r.start = before
-	r.markDirty()
-	r.publish()
-	return before, nil
+	return nil
 }
 
 // ProducerInfo describes one active idempotent producer (DescribeProducers).

@@ -257,7 +257,7 @@ func (s *raftStorage) toRaft(e storage.Entry) (*pb.Entry, error) {
 func appendStorage(dst []byte, kind Kind, ents []*pb.Entry, next model.Offset) ([]byte, model.Offset, error) {
 	for _, e := range ents {
 		h := storage.EntryHeader{Index: model.Index(e.GetIndex()), Term: model.Term(e.GetTerm()), Offset: next}
-		if kind == KindData && e.GetType() == pb.EntryNormal && len(e.Data) > 0 {
+		if _, isStart := parseStartEntry(e.Data); kind == KindData && e.GetType() == pb.EntryNormal && len(e.Data) > 0 && !isStart {
 			b, rest, err := model.ParseBatch(e.Data)
 			if err != nil || len(rest) != 0 {
 				return dst, next, fmt.Errorf("partition: entry %d is not one batch: %v: %w", h.Index, err, model.ErrCorrupt)
