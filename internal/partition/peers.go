@@ -85,6 +85,13 @@ func (m *Manager) queue(r *Replica, msg *pb.Message) {
 		m.outbox = make(map[model.NodeID][]Outbound)
 	}
 	m.outbox[to] = append(m.outbox[to], Outbound{Group: r.cfg.Group, Msg: msg})
+	if msg.GetType() == pb.MsgSnap {
+		// Raft never resends a snapshot by itself, and the transport may
+		// drop it: report it sent. A member that did not get it rejects
+		// the appends that follow and is sent another.
+		r.rn.ReportSnapshot(msg.GetTo(), raft.SnapshotFinish)
+		r.markDirty()
+	}
 }
 
 // flushOutbox hands every queued message to the sender, one call per
