@@ -279,6 +279,19 @@ func TestClusterProduceConsume(t *testing.T) {
 		if isLeader && len(st.Progress) != 3 {
 			t.Errorf("leader's progress %+v, want 3 members", st.Progress)
 		}
+		// The transport's counters: both peers, Raft traffic both ways.
+		var rs struct {
+			Peers []struct {
+				Node                                   int32
+				RaftMessagesSent, RaftMessagesReceived uint64
+			}
+		}
+		if err := getJSON(ctx, fmt.Sprintf("http://%s/v1/debug/rpc", b.AdminAddr()), &rs); err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		if len(rs.Peers) != 2 || rs.Peers[0].RaftMessagesSent == 0 || rs.Peers[1].RaftMessagesReceived == 0 {
+			t.Errorf("node %d: transport stats %+v", i, rs.Peers)
+		}
 	}
 }
 

@@ -102,6 +102,13 @@ func (n *Node) adminHandler() http.Handler {
 		st, err := n.ReplicaRaftStatus(r.Context(), r.PathValue("topic"), p)
 		writeResult(w, st, err, "replica of partition "+what)
 	})
+	mux.HandleFunc("GET /v1/debug/rpc", func(w http.ResponseWriter, _ *http.Request) {
+		if n.transport == nil {
+			writeError(w, http.StatusNotFound, "no node-to-node transport: a cluster of one")
+			return
+		}
+		writeJSON(w, http.StatusOK, n.transport.Stats())
+	})
 	mux.HandleFunc("GET /v1/debug/controller/raft", func(w http.ResponseWriter, r *http.Request) {
 		st, err := n.ControllerRaftStatus(r.Context())
 		writeResult(w, st, err, "the controller's replica")
