@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,6 +38,12 @@ type decommissionProgress struct {
 // shape and output; only the verb and method differ.
 func brokerAction(e *env, verb, method, short string) *cobra.Command {
 	cmd := &cobra.Command{Use: verb + " BROKER-ID", Short: short, Args: cobra.ExactArgs(1)}
+	var wait bool
+	if verb == "decommission" {
+		cmd.Use += " [--wait]"
+		cmd.Flags().BoolVar(&wait, "wait", false, "wait until no partition is left on the broker, showing the progress on stderr\n"+
+			"(bounded by --timeout: raise it, e.g. --timeout 1h)")
+	}
 	cmd.RunE = e.run(false, func(ctx context.Context, args []string) error {
 		id, err := parseBrokerID(args[0])
 		if err != nil {
@@ -49,6 +56,13 @@ func brokerAction(e *env, verb, method, short string) *cobra.Command {
 		var p decommissionProgress
 		if err := e.adminJSON(ctx, method, path, &p); err != nil {
 			return err
+		}
+		if wait && !p.Finished {
+			failed := p.Failed // the PUT's; a GET does not report them
+			if err := e.waitDecommission(ctx, id, &p); err != nil {
+				return err
+			}
+			p.Failed = failed
 		}
 		if p.Partitions == nil {
 			p.Partitions = []string{}
@@ -68,6 +82,30 @@ func brokerAction(e *env, verb, method, short string) *cobra.Command {
 	return cmd
 }
 
+// ErrRecommissioned is decommission --wait finding the broker no longer
+// draining: someone recommissioned it.
+var ErrRecommissioned = errors.New("broker no longer draining")
+
+// waitDecommission polls broker id's decommission into p until no
+// partition is left on the broker.
+func (e *env) waitDecommission(ctx context.Context, id int32, p *decommissionProgress) error {
+	path := fmt.Sprintf("/v1/brokers/%d/decommission", id)
+	err := pollUntil(ctx, movePollInterval, e.status(), func(ctx context.Context) (string, bool, error) {
+		if err := e.adminJSON(ctx, http.MethodGet, path, p); err != nil {
+			return "", false, err
+		}
+		if !p.Draining {
+			return "", false, fmt.Errorf("broker %d: %w (recommissioned?); see `petrel broker status %d`", id, ErrRecommissioned, id)
+		}
+		return fmt.Sprintf("decommission of broker %d: %d partitions left, %d moving", id, p.PartitionsRemaining, p.MovesInProgress), p.Finished, nil
+	})
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%w: broker %d still holds %d partitions (%d moving) (%v); follow with `petrel broker status %d`",
+			ErrNotFinished, id, p.PartitionsRemaining, p.MovesInProgress, ctx.Err(), id)
+	}
+	return err
+}
+
 // ErrAdmin marks an error answer of the admin API; the error's text is
 // the status and the node's message.
 var ErrAdmin = errors.New("admin API")
@@ -80,13 +118,33 @@ func (e *env) adminJSON(ctx context.Context, method, path string, out any) error
 	if err != nil {
 		return err
 	}
-	return e.adminCall(ctx, s.AdminURL, method, path, out)
+	return e.adminCall(ctx, s.AdminURL, method, path, nil, out)
 }
 
-func (e *env) adminCall(ctx context.Context, base, method, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, base+path, nil)
+// adminSend is adminJSON with in as the request's JSON body.
+func (e *env) adminSend(ctx context.Context, method, path string, in, out any) error {
+	s, err := e.settings()
 	if err != nil {
 		return err
+	}
+	return e.adminCall(ctx, s.AdminURL, method, path, in, out)
+}
+
+func (e *env) adminCall(ctx context.Context, base, method, path string, in, out any) error {
+	var reqBody io.Reader
+	if in != nil {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		reqBody = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+path, reqBody)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := e.d.HTTP.Do(req)
 	if err != nil {

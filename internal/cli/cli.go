@@ -19,8 +19,12 @@ import (
 type Deps struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
-	// StderrTerminal enables live status lines (consume -n) on Stderr.
+	// StderrTerminal: Stderr is a terminal, where status lines (status.go)
+	// update in place; elsewhere they are plain lines, seconds apart.
 	StderrTerminal bool
+	// StdoutTerminal: Stdout is a terminal (consume then clears the status
+	// line before printing records, when both share the screen).
+	StdoutTerminal bool
 	// Getenv reads the environment (os.Getenv).
 	Getenv func(string) string
 	// ConfigDir is the user's config dir (os.UserConfigDir); profiles live
@@ -39,9 +43,9 @@ type Deps struct {
 func OSDeps() Deps {
 	return Deps{
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		StderrTerminal: isTerminal(os.Stderr),
-		Getenv:         os.Getenv,
-		ConfigDir:      os.UserConfigDir,
+		StderrTerminal: isTerminal(os.Stderr), StdoutTerminal: isTerminal(os.Stdout),
+		Getenv:    os.Getenv,
+		ConfigDir: os.UserConfigDir,
 	}
 }
 

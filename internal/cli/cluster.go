@@ -13,10 +13,9 @@ import (
 )
 
 func clusterCommand(d Deps) *cobra.Command {
-	cmd, e := d.group("cluster", "Show the cluster's brokers, health, partitions and broker configs; maintenance mode",
-		"Not here yet: cluster config export|import.")
-	cfg := &cobra.Command{Use: "config", Short: "Get or set broker configs (DescribeConfigs / IncrementalAlterConfigs)", Args: cobra.NoArgs}
-	cfg.AddCommand(clusterConfigGet(e), clusterConfigSet(e))
+	cmd, e := d.group("cluster", "Show the cluster's brokers, health, partitions and configs; maintenance mode", "")
+	cfg := &cobra.Command{Use: "config", Short: "Get or set broker configs (Kafka API); export or import the cluster's settings (admin API)", Args: cobra.NoArgs}
+	cfg.AddCommand(clusterConfigGet(e), clusterConfigSet(e), clusterConfigExport(e), clusterConfigImport(e))
 	cmd.AddCommand(clusterInfo(e), clusterHealth(e), clusterPartitions(e), clusterMaintenance(e), cfg)
 	return cmd
 }
@@ -93,7 +92,7 @@ var ErrUnhealthy = errors.New("cluster is not healthy")
 
 func (e *env) adminStatus(ctx context.Context, base string) (*nodeStatus, error) {
 	var st nodeStatus
-	if err := e.adminCall(ctx, base, http.MethodGet, "/v1/status", &st); err != nil {
+	if err := e.adminCall(ctx, base, http.MethodGet, "/v1/status", nil, &st); err != nil {
 		return nil, err
 	}
 	return &st, nil

@@ -201,12 +201,19 @@ func (e *env) endsToReach(ctx context.Context, adm *kadm.Client, topics []string
 func (e *env) consumeLoop(ctx context.Context, cl *kgo.Client, pieces []piece, num int64, remaining map[tp]int64, notBefore *timeFilter) error {
 	w := bufio.NewWriterSize(e.d.Stdout, 64<<10)
 	defer w.Flush()
-	st := statusLine{d: e.d, total: num, on: e.d.StderrTerminal && num > 0}
-	defer st.finish()
+	var st *statusLine // consume -n shows its progress
+	if num > 0 {
+		st = e.status()
+	}
 	var (
 		count int64
 		buf   []byte
 	)
+	defer func() {
+		if st != nil {
+			st.Done("consumed %d/%d records (%s)", count, num, perSecond(count, st.Elapsed()))
+		}
+	}()
 	done := func() bool { return (num > 0 && count >= num) || (remaining != nil && len(remaining) == 0) }
 	for !done() {
 		fs := cl.PollFetches(ctx)
@@ -221,6 +228,9 @@ func (e *env) consumeLoop(ctx context.Context, cl *kgo.Client, pieces []piece, n
 		})
 		if ferr != nil {
 			return ferr
+		}
+		if st != nil && e.d.StdoutTerminal {
+			st.Clear() // the records go to the same screen
 		}
 		for it := fs.RecordIter(); !it.Done() && !done(); {
 			r := it.Next()
@@ -254,7 +264,9 @@ func (e *env) consumeLoop(ctx context.Context, cl *kgo.Client, pieces []piece, n
 		if err := w.Flush(); err != nil {
 			return err
 		}
-		st.update(count)
+		if st != nil {
+			st.Update("consumed %d/%d records (%s)", count, num, perSecond(count, st.Elapsed()))
+		}
 	}
 	return nil
 }
@@ -281,33 +293,4 @@ func (f *timeFilter) skip(r *kgo.Record) bool {
 	}
 	f.passed[k] = true
 	return false
-}
-
-// statusLine is the live progress of consume -n on a terminal's stderr.
-type statusLine struct {
-	d       Deps
-	total   int64
-	on      bool
-	last    time.Time
-	printed bool
-	count   int64
-}
-
-func (s *statusLine) update(count int64) {
-	s.count = count
-	if !s.on {
-		return
-	}
-	now := s.d.Now()
-	if s.printed && now.Sub(s.last) < 100*time.Millisecond && count < s.total {
-		return
-	}
-	s.last, s.printed = now, true
-	fmt.Fprintf(s.d.Stderr, "\rconsumed %d/%d records", count, s.total)
-}
-
-func (s *statusLine) finish() {
-	if s.on && s.printed {
-		fmt.Fprintf(s.d.Stderr, "\rconsumed %d/%d records\n", s.count, s.total)
-	}
 }

@@ -7,15 +7,14 @@
 //
 //	petrel topic   create|delete|list|describe|alter-config|add-partitions|trim-prefix|produce|consume
 //	petrel group   list|describe|delete|seek
-//	petrel cluster info|health|config get|set|partitions list|move
+//	petrel cluster info|health|config get|set|partitions list|move [--wait]
+//	petrel cluster config export [--file F]|import --file F [--dry-run] (admin API)
 //	petrel cluster maintenance enable ID [--wait]|disable ID|status (admin API)
-//	petrel broker  decommission|recommission|status ID            (admin API)
+//	petrel broker  decommission ID [--wait]|recommission ID|status ID (admin API)
 //	petrel profile create|use|list|delete
 //	petrel tune    list|check|apply|restore [tuner…] [--dry-run]   (tune.go; the tuners are internal/tune)
 //	petrel iotune  measure the data dir's disk, write io-config.yaml
 //	petrel check   the node against best practice (OK/WARN/FAIL/SKIP)
-//
-// Not yet: cluster config export|import.
 //
 // # Connection settings
 //
@@ -54,6 +53,16 @@
 // name (kerr), the broker's message and what to do; a command where some
 // items failed prints every item's status and returns ErrFailed. main turns
 // any error into exit code 1.
+//
+// Long operations (consume -n, partitions move --wait, broker decommission
+// --wait, maintenance enable --wait) show their progress on stderr through
+// one status line (status.go): updated in place on a terminal, plain lines
+// seconds apart otherwise; a --wait is bounded by --timeout.
+//
+// cluster config export writes every cluster setting as commented YAML;
+// import diffs such a file with the cluster (set, or reset to default for a
+// key left out), refuses unknown keys and ill-typed values before sending
+// anything, and applies the changes in one PUT (config_io.go).
 //
 // # Shape
 //

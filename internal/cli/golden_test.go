@@ -3,8 +3,10 @@ package cli_test
 import (
 	"encoding/json"
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -153,12 +155,23 @@ func TestConsumeStatusLine(t *testing.T) {
 	s.step(false, "a\nb\nc\n", "topic", "produce", "st-t")
 	s.tty = true
 	r := s.ok("topic", "consume", "st-t", "-n", "3", "-f", `%v\n`)
-	if !strings.HasSuffix(r.stderr, "\rconsumed 3/3 records\n") || r.stdout != "a\nb\nc\n" {
+	if !regexp.MustCompile(`\rconsumed 3/3 records \([0-9.kM]+/s\) *\n$`).MatchString(r.stderr) || r.stdout != "a\nb\nc\n" {
 		t.Errorf("tty: stderr %q stdout %q", r.stderr, r.stdout)
 	}
 	s.tty = false
 	if r := s.ok("topic", "consume", "st-t", "-n", "3"); r.stderr != "" {
-		t.Errorf("no tty: stderr %q", r.stderr)
+		t.Errorf("no tty, short: stderr %q", r.stderr)
+	}
+	// Off a terminal, a long consume writes plain lines: a clock that
+	// moves 3 s a reading makes every record "long".
+	clock := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { clock = clock.Add(3 * time.Second); return clock }
+	r = s.ok("topic", "consume", "st-t", "-n", "3", "-f", `%v\n`)
+	s.now = nil
+	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+	if strings.Contains(r.stderr, "\r") || len(lines) < 2 || !regexp.MustCompile(`^consumed 3/3 records \(\d+/s\)$`).MatchString(lines[len(lines)-1]) ||
+		r.stdout != "a\nb\nc\n" {
+		t.Errorf("no tty, long: stderr %q stdout %q", r.stderr, r.stdout)
 	}
 	if r := s.ok("topic", "consume", "st-t", "-e"); r.stderr != "" || strings.Count(r.stdout, "\n") != 3 {
 		t.Errorf("no -n: stderr %q stdout %q", r.stderr, r.stdout)

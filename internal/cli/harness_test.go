@@ -56,7 +56,8 @@ type session struct {
 	configDir string
 	env       map[string]string
 	tty       bool
-	connect   bool // add --brokers and --admin-url of the test broker
+	now       func() time.Time // nil: time.Now
+	connect   bool             // add --brokers and --admin-url of the test broker
 	log       bytes.Buffer
 }
 
@@ -78,6 +79,7 @@ func (s *session) run(stdin string, args ...string) result {
 		Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb, StderrTerminal: s.tty,
 		Getenv:    func(k string) string { return s.env[k] },
 		ConfigDir: func() (string, error) { return s.configDir, nil },
+		Now:       s.now,
 	}
 	root := &cobra.Command{Use: "petrel", SilenceUsage: true, SilenceErrors: true}
 	root.AddCommand(cli.Commands(d)...)

@@ -59,14 +59,18 @@ func maintenanceSet(e *env, enable bool) *cobra.Command {
 		if err := e.adminJSON(ctx, method, path, &st); err != nil {
 			return err
 		}
-		for wait && !st.Finished {
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("broker %d still leads %d partitions (%d with a leader unknown to the node asked): %w; see `petrel cluster maintenance status`",
-					id, st.PartitionsLed, st.PartitionsUnknown, ctx.Err())
-			case <-time.After(maintenancePollInterval):
+		if wait && !st.Finished {
+			err := pollUntil(ctx, maintenancePollInterval, e.status(), func(ctx context.Context) (string, bool, error) {
+				if err := e.adminJSON(ctx, http.MethodGet, path, &st); err != nil {
+					return "", false, err
+				}
+				return fmt.Sprintf("broker %d leads %d partitions (%d unknown)", id, st.PartitionsLed, st.PartitionsUnknown), st.Finished, nil
+			})
+			if ctx.Err() != nil {
+				return fmt.Errorf("%w: broker %d still leads %d partitions (%d with a leader unknown to the node asked) (%v); see `petrel cluster maintenance status`",
+					ErrNotFinished, id, st.PartitionsLed, st.PartitionsUnknown, ctx.Err())
 			}
-			if err := e.adminJSON(ctx, http.MethodGet, path, &st); err != nil {
+			if err != nil {
 				return err
 			}
 		}

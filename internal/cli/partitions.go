@@ -3,9 +3,11 @@ package cli
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -94,15 +96,18 @@ func partitionsList(e *env) *cobra.Command {
 
 func partitionsMove(e *env) *cobra.Command {
 	var replicas []int32
-	var cancel bool
-	cmd := &cobra.Command{Use: "move TOPIC/PARTITION... (--replicas ID,ID,... | --cancel)",
+	var cancel, wait bool
+	cmd := &cobra.Command{Use: "move TOPIC/PARTITION... (--replicas ID,ID,... | --cancel) [--wait]",
 		Short: "Move partitions to a replica set, preferred leader first (AlterPartitionReassignments), or cancel their moves",
 		Long: "Starts moving each partition to the brokers given (the first becomes its preferred leader);\n" +
-			"the move runs in the background: follow it with `petrel cluster partitions list`.\n" +
+			"the move runs in the background: follow it with `petrel cluster partitions list`, or\n" +
+			"give --wait to wait until no partition named is moving any more, with a status line on\n" +
+			"stderr (bounded by --timeout: raise it for large partitions, e.g. --timeout 1h).\n" +
 			"--cancel stops a move in progress: the partition goes back to its replicas.",
 		Args: cobra.MinimumNArgs(1)}
 	cmd.Flags().Int32SliceVar(&replicas, "replicas", nil, "broker ids of the new replica set, preferred leader first")
 	cmd.Flags().BoolVar(&cancel, "cancel", false, "cancel the moves in progress instead")
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait until the moves are done (ListPartitionReassignments), showing their progress")
 	cmd.RunE = e.run(false, func(ctx context.Context, args []string) error {
 		if cancel == (len(replicas) > 0) {
 			return fmt.Errorf("give either --replicas or --cancel")
@@ -130,16 +135,84 @@ func partitionsMove(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return e.printStatus("partition", names, func(name string) error {
+		errOf := func(name string) error {
 			topic, p, _ := parsePartitionRef(name)
 			r, ok := resp[topic][p]
 			if !ok {
 				return fmt.Errorf("no answer for %s", name)
 			}
 			return describeErr(r.Err, r.ErrMessage)
-		})
+		}
+		if wait && !slices.ContainsFunc(names, func(n string) bool { return errOf(n) != nil }) {
+			if err := waitForMoves(ctx, e.status(), movePollInterval, len(names), movesOf(adm, names)); err != nil {
+				return err
+			}
+		}
+		return e.printStatus("partition", names, errOf)
 	})
 	return cmd
+}
+
+// movePollInterval paces move --wait and decommission --wait.
+const movePollInterval = 500 * time.Millisecond
+
+// movesFunc lists which partitions (of those a command waits for) are
+// still moving, each with its move ("adding [3] removing [1]").
+type movesFunc func(ctx context.Context) (map[string]string, error)
+
+// movesOf lists the moves of the partitions named (TOPIC/PARTITION)
+// through ListPartitionReassignments.
+func movesOf(adm *kadm.Client, names []string) movesFunc {
+	set := kadm.TopicsSet{}
+	for _, n := range names {
+		topic, p, _ := parsePartitionRef(n)
+		set.Add(topic, p)
+	}
+	return func(ctx context.Context) (map[string]string, error) {
+		resp, err := adm.ListPartitionReassignments(ctx, set)
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]string{}
+		for _, r := range resp.Sorted() {
+			if set.Lookup(r.Topic, r.Partition) {
+				out[r.Topic+"/"+strconv.Itoa(int(r.Partition))] = fmt.Sprintf("adding [%s] removing [%s]", cell(r.AddingReplicas), cell(r.RemovingReplicas))
+			}
+		}
+		return out, nil
+	}
+}
+
+// waitForMoves polls list until none of the total partitions is moving,
+// with their progress on st; when ctx ends first, the error names what is
+// left.
+func waitForMoves(ctx context.Context, st *statusLine, interval time.Duration, total int, list movesFunc) error {
+	var moving map[string]string
+	err := pollUntil(ctx, interval, st, func(ctx context.Context) (string, bool, error) {
+		var err error
+		if moving, err = list(ctx); err != nil {
+			return "", false, err
+		}
+		return fmt.Sprintf("moves: %d of %d partitions done, %d moving%s", total-len(moving), total, len(moving), firstMove(moving)), len(moving) == 0, nil
+	})
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%w: %d of %d partitions still moving%s (%v); follow them with `petrel cluster partitions list`",
+			ErrNotFinished, len(moving), total, firstMove(moving), ctx.Err())
+	}
+	return err
+}
+
+// firstMove is ", " and the first moving partition (by name) with its move.
+func firstMove(moving map[string]string) string {
+	if len(moving) == 0 {
+		return ""
+	}
+	names := slices.Sorted(maps.Keys(moving))
+	more := ""
+	if len(names) > 1 {
+		more = ", …"
+	}
+	return " (" + names[0] + " " + moving[names[0]] + more + ")"
 }
 
 // parsePartitionRef reads TOPIC/PARTITION (topic names have no '/').
