@@ -254,16 +254,11 @@ func iotuneCommand(d TuneDeps) *cobra.Command {
 			ctx = context.Background()
 		}
 		cfg := tune.ProbeConfig{Dir: dir, Duration: dur, FileBytes: fileBytes}
-		if d.StderrTerminal {
-			cfg.Progress = func(phase string, done float64) {
-				fmt.Fprintf(d.Stderr, "\r\033[Kiotune: %-30s %3.0f%%", phase, 100*done)
-			}
-		}
+		st := newStatusLine(d.Stderr, d.StderrTerminal, d.Now) // Probe calls Progress on this goroutine
+		cfg.Progress = func(phase string, done float64) { st.Update("iotune: %-30s %3.0f%%", phase, 100*done) }
 		p, err := tune.Probe(ctx, cfg)
-		if d.StderrTerminal {
-			fmt.Fprint(d.Stderr, "\r\033[K")
-		}
 		if err != nil {
+			st.Clear()
 			return err
 		}
 		p.DataDir = e.DataDir
@@ -274,11 +269,10 @@ func iotuneCommand(d TuneDeps) *cobra.Command {
 			p.Device = strings.Join(disks, ",")
 		}
 		if err := tune.WriteIOProperties(dir, p); err != nil {
+			st.Clear()
 			return fmt.Errorf("write %s: %w", tune.IOPropertiesName, err)
 		}
-		if d.StderrTerminal {
-			fmt.Fprintf(d.Stderr, "iotune: measured in %.1fs, wrote %s\n", p.DurationSeconds, filepath.Join(e.DataDir, tune.IOPropertiesName))
-		}
+		st.Done("iotune: measured in %.1fs, wrote %s", p.DurationSeconds, filepath.Join(e.DataDir, tune.IOPropertiesName))
 		return h.out(p, ioTables(p)...)
 	}
 	return cmd

@@ -179,7 +179,7 @@ func TestIOTune(t *testing.T) {
 			t.Errorf("iotune output lacks %q:\n%s", h, r.stdout)
 		}
 	}
-	if !strings.Contains(r.stderr, "\r\x1b[Kiotune: ") || !strings.HasSuffix(r.stderr, "wrote /data/"+tune.IOPropertiesName+"\n") {
+	if !strings.HasPrefix(r.stderr, "\riotune: ") || !strings.HasSuffix(r.stderr, "wrote /data/"+tune.IOPropertiesName+"\n") {
 		t.Errorf("status line %q", r.stderr)
 	}
 	p, err := tune.ReadIOProperties(filepath.Join(s.dir, "data", tune.IOPropertiesName))
