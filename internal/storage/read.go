@@ -443,6 +443,19 @@ func (v *View) OffsetForTimestamp(ts int64) (model.Offset, bool, error) {
 	return 0, false, nil
 }
 
+// OffsetOfIndex is the Kafka offset of index i (in [FirstIndex,
+// LastIndex+1]): the Offset field of entry i, or NextOffset when i is
+// LastIndex+1. The engine persists it with a moved start index.
+func (l *Log) OffsetOfIndex(i model.Index) (model.Offset, error) {
+	if err := l.usableRead(); err != nil {
+		return 0, err
+	}
+	if i < l.start || i > l.LastIndex()+1 {
+		return 0, fmt.Errorf("storage: offset of index %d outside [%d, %d]: %w", i, l.start, l.LastIndex()+1, ErrIndexOutOfRange)
+	}
+	return l.offsetOfIndex(i)
+}
+
 // offsetOfIndex returns the Offset field of entry i, or NextOffset when i
 // is LastIndex+1.
 func (l *Log) offsetOfIndex(i model.Index) (model.Offset, error) {

@@ -212,60 +212,59 @@ var DefaultRetention = RetentionPolicy{Bytes: -1, Age: 7 * 24 * time.Hour}
 // above limit (the committed index). It returns how many it removed; the
 // first index and start offset move to the first remaining entry (persist
 // FirstIndex). Removals are durable after the next sync. Owner only.
+//
+// Retain is RetentionStart then TruncatePrefix: a caller that must persist
+// the new start before any segment goes (the engine) calls the two apart.
 func (l *Log) Retain(p RetentionPolicy, limit model.Index) (int, error) {
-	if err := l.usable(); err != nil {
+	start, n, err := l.RetentionStart(p, limit)
+	if err != nil || n == 0 {
 		return 0, err
+	}
+	if err := l.TruncatePrefix(start); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// RetentionStart is where Retain would move the log's start: the base of
+// the first closed segment the policy keeps (or of the active segment),
+// and how many closed segments lie wholly below it. It changes nothing.
+// Owner only.
+func (l *Log) RetentionStart(p RetentionPolicy, limit model.Index) (model.Index, int, error) {
+	if err := l.usable(); err != nil {
+		return 0, 0, err
 	}
 	var total int64
 	for _, s := range l.segs {
 		n, err := l.segmentSize(s)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		total += n
 	}
 	total += l.act.st.size
 	now := l.opts.Now().UnixMilli()
-	removed := 0
-	for len(l.segs) > 0 && l.baseAfter(0)-1 <= limit {
-		s := l.segs[0]
+	k := 0
+	for ; k < len(l.segs) && l.baseAfter(k)-1 <= limit; k++ {
+		s := l.segs[k]
 		n, _ := l.segmentSize(s)
 		drop := p.Bytes > 0 && total-n >= p.Bytes
 		if !drop && p.Age > 0 {
 			st, err := s.state(l.lf)
 			if err != nil {
-				return removed, err
+				return 0, 0, err
 			}
 			drop = now-st.maxTs > p.Age.Milliseconds()
 		}
 		if !drop {
 			break
 		}
-		if err := l.removeSegment(s); err != nil {
-			return removed, l.fail(err)
-		}
-		l.segs = l.segs[1:]
 		total -= n
-		removed++
 	}
-	if removed > 0 {
-		base := l.act.base
-		var next model.Offset
-		if len(l.segs) > 0 {
-			base = l.segs[0].base
-			st, err := l.segs[0].state(l.lf)
-			if err != nil {
-				return removed, err
-			}
-			next = st.baseOffset
-		} else {
-			next = l.act.st.baseOffset
-		}
-		if base > l.start {
-			l.start, l.startOffset = base, next
-		}
+	if k == 0 {
+		return l.start, 0, nil
 	}
-	return removed, nil
+	return l.baseAfter(k - 1), k, nil
 }
 
 // segmentSize is a closed segment's size without opening it.

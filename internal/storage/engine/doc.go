@@ -77,9 +77,28 @@
 // # Metadata keys (kv) per partition, values little-endian
 //
 //	hs/<topic id>-<partition>     term uint64, vote int64, commit uint64 (HardState)
-//	start/<topic id>-<partition>  first index uint64 (SetStartIndex, Reset): Options.StartIndex
+//	start/<topic id>-<partition>  first index uint64, its Kafka offset uint64: the
+//	                              log's Options.StartIndex and StartOffset (see
+//	                              "Log start"); 8 bytes (index only) in data
+//	                              written before the offset was kept, whose
+//	                              offset is then the last reset's
 //	reset/<topic id>-<partition>  next index uint64, next offset uint64: the last
-//	                              reset; its offset is the log's Options.StartOffset
+//	                              reset; in a round's kv record, the reset itself
+//
+// # Log start
+//
+// The log's start moves by SetStartIndex, Retain and Reset. Each move is
+// the start/ put in the kv record of the round that makes it durable, with
+// the Kafka offset of the new first index: a log whose segments below the
+// start are gone, and whose remaining active segment a crash left empty
+// (its entries in the journal only), opens with the right next offset, and
+// the journal's entries follow it. Nothing is removed before the start is
+// durable: Retain only stages the start (the base of the first segment it
+// keeps), and FinishRound removes the segments below it (TruncatePrefix),
+// as for SetStartIndex. A round carries a start once the log holds the
+// entries up to it (until then it stays staged), and remembers the value
+// it carries: FinishRound applies that one, and a start staged meanwhile
+// waits for its own round.
 //
 // # Reset
 //
@@ -94,7 +113,7 @@
 // as it applies a truncation). A round's records, for one reset partition:
 //
 //	seq < s   entries, truncate p     the old log (and the round's other partitions)
-//	seq s     kv {…, start/p=n, reset/p=n‖off, hs/p}: the round's metadata, the reset
+//	seq s     kv {…, start/p=n‖off, reset/p=n‖off, hs/p}: the round's metadata, the reset
 //	seq s+1   entries p from n        the entries staged after the reset
 //
 // The journal replays a gapless prefix: a crash before s is durable leaves
@@ -105,8 +124,10 @@
 // # Recovery (Open)
 //
 //  1. Load the kv snapshot: the map and checkpoint C.
-//  2. Pass 1 over the journal from C: the latest barrier, reset (a kv
-//     record holding reset/p) and removal per partition.
+//  2. Pass 1 over the journal from C: apply the kv records to the map;
+//     note the latest barrier, reset (a kv record holding reset/p) and
+//     removal per partition. Then open every partition's log with the
+//     start (index, offset) the map now holds.
 //  3. Pass 2: replay each record onto its partition's log (opened and
 //     recovered by storage.Open: torn tails cut), skipping a partition's
 //     records older than its latest barrier or reset and all records of
@@ -116,7 +137,8 @@
 //     redone as it was made: the log is
 //     cut at the record's first index and the entries appended. Bytes from
 //     there on may be a write-behind region with holes (a crash keeps any
-//     subset of unsynced pages); everything before it is durable.
+//     subset of unsynced pages); everything before it is durable. A
+//     start moved after a reset is applied to the rebuilt log.
 //  4. Check every partition's hard state: a commit index past the log end is
 //     corruption, and Open refuses to start with a message naming it.
 //

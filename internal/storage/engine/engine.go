@@ -145,7 +145,9 @@ type part struct {
 	staged       []byte      // encoded entries for the next round (reused)
 	rest         []byte      // staged entries beyond a round's record limit (StartRound only)
 	stagedLast   model.Index // last index in staged
-	startPending model.Index // pending new logical start (0: none)
+	startPending model.Index // staged new logical start, in no round yet (0: none)
+	startFlight  model.Index // the highest start carried by a round in flight (0: none)
+	commit       model.Index // the highest commit index given to SetHardState or durable
 	truncFrom    model.Index // pending suffix truncation (0: none)
 	hs           *HardState  // pending hard state
 	removing     bool
@@ -229,8 +231,8 @@ func (e *Engine) logOptions(key model.PartitionKey) storage.Options {
 	o.Now = e.opts.Now
 	o.Handles = e.handles
 	o.Cache = e.cache
-	o.StartIndex = e.startIndex(key)
-	o.StartOffset = e.lastReset(key).offset
+	ls := e.logStart(key)
+	o.StartIndex, o.StartOffset = ls.index, ls.offset
 	return o
 }
 
@@ -263,7 +265,10 @@ func (e *Engine) open(key model.PartitionKey) (*part, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: partition %s: %w", key, err)
 	}
-	p := &part{key: key, dir: dir, log: lg, durable: lg.LastIndex(), floor: e.lastReset(key).next}
+	p := &part{key: key, dir: dir, log: lg, durable: lg.LastIndex(), floor: e.lastReset(key).index}
+	if hs, ok, err := e.HardState(key); err == nil && ok {
+		p.commit = hs.Commit
+	}
 	e.parts[key] = p
 	return p, nil
 }

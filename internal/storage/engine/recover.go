@@ -17,6 +17,35 @@ import (
 // the checkpoint (doc.go, "Recovery"), writes everything behind, and checks
 // hard states against the logs.
 func (e *Engine) recover(ckpt uint64) error {
+	// Pass 1: the journal's metadata, where each partition's replay starts
+	// (after its latest barrier or reset) and which partitions were
+	// removed. The logs open after it, with the start (index and offset)
+	// of the last durable record: a segment goes only once the start past
+	// it is durable, so what is left on disk may need it.
+	barrier := make(map[model.PartitionKey]uint64)
+	removed := make(map[model.PartitionKey]bool)
+	resets := make(map[model.PartitionKey]resetRecord)
+	err := e.j.Replay(ckpt, func(seq uint64, r journal.Record) error {
+		switch r.Kind {
+		case kindBarrier:
+			barrier[r.Key] = seq
+		case kindRemove:
+			removed[r.Key] = true
+		case kindKV:
+			ops, err := kv.DecodeBatch(r.Payload)
+			if err == nil {
+				err = resetsIn(ops, seq, resets)
+			}
+			if err != nil {
+				return fmt.Errorf("record %d: %w", seq, err)
+			}
+			e.kv.Apply(ops)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("engine: journal replay: %w", err)
+	}
 	names, err := e.opts.FS.List(partitionsDir(e.opts.Dir))
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
@@ -32,41 +61,10 @@ func (e *Engine) recover(ckpt uint64) error {
 		}
 	}
 
-	// Pass 1: where each partition's replay starts (after its latest
-	// barrier or reset) and which partitions were removed.
-	barrier := make(map[model.PartitionKey]uint64)
-	removed := make(map[model.PartitionKey]bool)
-	resets := make(map[model.PartitionKey]resetRecord)
-	err = e.j.Replay(ckpt, func(seq uint64, r journal.Record) error {
-		switch r.Kind {
-		case kindBarrier:
-			barrier[r.Key] = seq
-		case kindRemove:
-			removed[r.Key] = true
-		case kindKV:
-			ops, err := kv.DecodeBatch(r.Payload)
-			if err == nil {
-				err = resetsIn(ops, seq, resets)
-			}
-			if err != nil {
-				return fmt.Errorf("record %d: %w", seq, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("engine: journal replay: %w", err)
-	}
-
-	// Pass 2: metadata, and each partition's replay plan.
+	// Pass 2: each partition's replay plan.
 	plans := make(map[model.PartitionKey]*plan)
 	err = e.j.Replay(ckpt, func(seq uint64, r journal.Record) error {
 		if r.Kind == kindKV {
-			ops, err := kv.DecodeBatch(r.Payload)
-			if err != nil {
-				return fmt.Errorf("record %d: %w", seq, err)
-			}
-			e.kv.Apply(ops)
 			return nil
 		}
 		if removed[r.Key] || seq <= barrier[r.Key] || seq < resets[r.Key].seq || r.Kind == kindBarrier {
@@ -97,10 +95,10 @@ func (e *Engine) recover(ckpt uint64) error {
 		if err != nil {
 			return err
 		}
-		if err := p.log.Reset(rs.op.next, rs.op.offset); err != nil {
-			return fmt.Errorf("engine: journal replay for %s: reset to %d: %w", key, rs.op.next, err)
+		if err := p.log.Reset(rs.op.index, rs.op.offset); err != nil {
+			return fmt.Errorf("engine: journal replay for %s: reset to %d: %w", key, rs.op.index, err)
 		}
-		p.durable, p.floor = p.log.LastIndex(), rs.op.next
+		p.durable, p.floor = p.log.LastIndex(), rs.op.index
 	}
 	// Cut every planned log where the journal takes over, then pass 3
 	// appends the surviving runs of entries in journal order.
@@ -139,6 +137,16 @@ func (e *Engine) recover(ckpt uint64) error {
 		if p, ok := e.parts[key]; ok {
 			if err := e.removeFiles(p); err != nil {
 				return err
+			}
+		}
+	}
+	// A start moved after a reset in the journal: the reset rebuilt the log
+	// below it.
+	for key, p := range e.parts {
+		s := e.logStart(key).index
+		if s > p.log.FirstIndex() && s <= p.log.LastIndex()+1 {
+			if err := p.log.TruncatePrefix(s); err != nil {
+				return fmt.Errorf("engine: journal replay for %s: start at %d: %w", key, s, err)
 			}
 		}
 	}

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -17,28 +16,8 @@ import (
 var ErrResetBelowCommit = errors.New("engine: reset below the commit index")
 
 // resetOp is a pending log reset: the log becomes empty and restarts at
-// next, whose Kafka offset is offset.
-type resetOp struct {
-	next   model.Index
-	offset model.Offset
-}
-
-const resetValueSize = 16
-
-func (rs resetOp) appendTo(dst []byte) []byte {
-	dst = binary.LittleEndian.AppendUint64(dst, uint64(rs.next))
-	return binary.LittleEndian.AppendUint64(dst, uint64(rs.offset))
-}
-
-func decodeReset(b []byte) (resetOp, error) {
-	if len(b) != resetValueSize {
-		return resetOp{}, fmt.Errorf("engine: reset value of %d bytes: %w", len(b), model.ErrCorrupt)
-	}
-	return resetOp{
-		next:   model.Index(binary.LittleEndian.Uint64(b)),
-		offset: model.Offset(binary.LittleEndian.Uint64(b[8:])),
-	}, nil
-}
+// index, whose Kafka offset is offset (the reset's next index and offset).
+type resetOp = logStart
 
 const resetKeyPrefix = "reset/"
 
@@ -52,7 +31,7 @@ func resetKey(k model.PartitionKey) string { return resetKeyPrefix + k.String() 
 // StartOffset option.
 func (e *Engine) lastReset(k model.PartitionKey) resetOp {
 	if b, ok := e.kv.Get(resetKey(k)); ok {
-		if rs, err := decodeReset(b); err == nil {
+		if rs, err := decodeLogStart(b); err == nil {
 			return rs
 		}
 	}
@@ -89,7 +68,7 @@ func (e *Engine) Reset(key model.PartitionKey, next model.Index, nextOffset mode
 	p.staged = p.staged[:0]
 	p.stagedLast = next - 1
 	p.truncFrom, p.startPending = 0, 0
-	p.reset = &resetOp{next: next, offset: nextOffset}
+	p.reset = &resetOp{index: next, offset: nextOffset}
 	p.floor = next
 	e.queue(p)
 	return nil
@@ -103,11 +82,11 @@ func resetOps(r *Round) []kv.Op {
 	for _, p := range r.resets {
 		rs := *p.reset
 		ops = append(ops,
-			kv.Op{Key: startIndexKey(p.key), Value: binary.LittleEndian.AppendUint64(nil, uint64(rs.next))},
+			kv.Op{Key: startIndexKey(p.key), Value: rs.appendTo(nil)},
 			kv.Op{Key: resetKey(p.key), Value: rs.appendTo(nil)})
 		if p.hs != nil {
 			hs := *p.hs
-			hs.Commit = min(hs.Commit, rs.next-1)
+			hs.Commit = min(hs.Commit, rs.index-1)
 			ops = append(ops, kv.Op{Key: hardStateKey(p.key), Value: hs.appendTo(nil)})
 		}
 	}
@@ -124,7 +103,7 @@ func (e *Engine) startReset(r *Round, p *part, kvSeq uint64) error {
 	rs := *p.reset
 	p.reset, p.hs = nil, nil
 	p.live = kvSeq // no direct write while the reset is in the journal
-	last := rs.next - 1
+	last := rs.index - 1
 	var entries []byte
 	if len(p.staged) > 0 {
 		entries = prefixUpTo(p.staged, e.maxEntriesRecord())
@@ -177,7 +156,7 @@ func resetsIn(ops []kv.Op, seq uint64, into map[model.PartitionKey]resetRecord) 
 		if err != nil {
 			return fmt.Errorf("reset key %q: %w", op.Key, model.ErrCorrupt)
 		}
-		rs, err := decodeReset(op.Value)
+		rs, err := decodeLogStart(op.Value)
 		if err != nil {
 			return err
 		}

@@ -23,8 +23,8 @@ type Round struct {
 	wrote    []durableAt // journaled partitions and their last index
 	kvOps    []kv.Op
 	remove   []*part
-	starts   []*part
-	resets   []*part // partitions whose reset the round's kv record carries
+	starts   []startMove // the log starts the round's kv record carries
+	resets   []*part     // partitions whose reset the round's kv record carries
 	deferred []deferredWrite
 
 	segWrites []*part       // partitions whose staged entries go to their segments
@@ -53,6 +53,13 @@ type deferredWrite struct {
 	reset   *resetOp    // or the log is reset (from is unused)
 	entries []byte
 	last    model.Index
+}
+
+// startMove is a partition's new log start that a round carries: applied
+// (TruncatePrefix) when the round finishes, whatever was staged since.
+type startMove struct {
+	p     *part
+	start logStart
 }
 
 type durableAt struct {
@@ -114,6 +121,11 @@ func (e *Engine) StartRound() (*Round, error) {
 			p.queued = false
 			p.rounds++
 			r.parts = append(r.parts, p)
+			if p.startPending != 0 {
+				// A start that must wait for its entries (carryStart).
+				p.queued = true
+				keep = append(keep, p)
+			}
 		} else {
 			keep = append(keep, p)
 		}
@@ -135,8 +147,10 @@ func (e *Engine) StartRound() (*Round, error) {
 			e.blocked = true
 			e.kvOps = ops[:n]
 			r.kvOps = nil
-			for _, p := range r.starts {
-				e.queue(p) // its start index is not durable yet: try again
+			for _, m := range r.starts {
+				// Not durable yet: staged again, unless a newer one is.
+				m.p.startPending = max(m.p.startPending, m.start.index)
+				e.queue(m.p)
 			}
 			r.starts = nil
 			for _, p := range r.resets {
@@ -145,6 +159,9 @@ func (e *Engine) StartRound() (*Round, error) {
 			r.resets = nil
 		} else {
 			r.kvOps, e.kvOps = ops, nil
+			for _, m := range r.starts {
+				m.p.startFlight = m.start.index
+			}
 			for _, p := range r.resets {
 				if err := e.startReset(r, p, seq); err != nil {
 					return nil, e.fail(err)
@@ -238,9 +255,8 @@ func (e *Engine) startPartition(r *Round, p *part, threshold int) (bool, error) 
 		r.kvOps = append(r.kvOps, kv.Op{Key: hardStateKey(p.key), Value: hs.appendTo(nil)})
 		p.hs = nil
 	}
-	if p.startPending != 0 {
-		r.kvOps = append(r.kvOps, kv.Op{Key: startIndexKey(p.key), Value: binary.LittleEndian.AppendUint64(nil, uint64(p.startPending))})
-		r.starts = append(r.starts, p)
+	if err := e.carryStart(r, p); err != nil {
+		return false, err
 	}
 	if len(p.staged) == 0 && !truncating {
 		return true, nil
@@ -304,6 +320,40 @@ func (e *Engine) startPartition(r *Round, p *part, threshold int) (bool, error) 
 	return true, nil
 }
 
+// carryStart puts the partition's staged start into the round's kv record
+// with the Kafka offset at it (doc.go, "Log start"); FinishRound applies
+// it. The round carries it only once the log holds the entries up to it,
+// so the offset comes from the log and is durable no later than the
+// record: a start within entries staged now (or after a truncation staged
+// now) waits for a later round. A start not above the log's or one in
+// flight is dropped, as is one past every entry a truncation left.
+func (e *Engine) carryStart(r *Round, p *part) error {
+	s, lg := p.startPending, p.log
+	switch {
+	case s == 0:
+		return nil
+	case s <= max(lg.FirstIndex(), p.startFlight):
+		p.startPending = 0
+		return nil
+	case s > p.lastIndex()+1:
+		e.opts.Logger.Warn("dropping a start index past the partition's last entry",
+			"partition", p.key, "start", s, "last", p.lastIndex())
+		p.startPending = 0
+		return nil
+	case s > lg.LastIndex()+1 || (p.truncFrom != 0 && s >= p.truncFrom):
+		return nil
+	}
+	off, err := lg.OffsetOfIndex(s)
+	if err != nil {
+		return fmt.Errorf("engine: start of %s at %d: %w", p.key, s, err)
+	}
+	ls := logStart{index: s, offset: off}
+	r.kvOps = append(r.kvOps, kv.Op{Key: startIndexKey(p.key), Value: ls.appendTo(nil)})
+	r.starts = append(r.starts, startMove{p, ls})
+	p.startPending = 0
+	return nil
+}
+
 // writeSegments writes the round's staged entries into their segments:
 // written behind for journaled partitions, to be synced by the round for
 // direct ones. It runs while the journal's fdatasync is in flight.
@@ -344,8 +394,8 @@ func (e *Engine) applyDeferred(d deferredWrite) error {
 	p.inflight--
 	switch {
 	case d.reset != nil:
-		if err := p.log.Reset(d.reset.next, d.reset.offset); err != nil {
-			return fmt.Errorf("engine: reset %s to %d: %w", p.key, d.reset.next, err)
+		if err := p.log.Reset(d.reset.index, d.reset.offset); err != nil {
+			return fmt.Errorf("engine: reset %s to %d: %w", p.key, d.reset.index, err)
 		}
 	case d.from <= p.log.LastIndex():
 		if err := p.log.TruncateSuffix(d.from); err != nil {
@@ -438,12 +488,14 @@ func (e *Engine) FinishRound(r *Round) Result {
 		res.Durable = append(res.Durable, Durable{d.p.key, d.last})
 	}
 	e.kv.Apply(r.kvOps)
-	for _, p := range r.starts {
-		if err := p.log.TruncatePrefix(p.startPending); err != nil {
-			e.fail(fmt.Errorf("engine: prefix truncate %s: %w", p.key, err))
+	for _, m := range r.starts {
+		if err := m.p.log.TruncatePrefix(m.start.index); err != nil {
+			e.fail(fmt.Errorf("engine: prefix truncate %s: %w", m.p.key, err))
 			return res
 		}
-		p.startPending = 0
+		if m.p.startFlight == m.start.index {
+			m.p.startFlight = 0 // no round in flight carries a start of p any more
+		}
 	}
 	for _, p := range r.remove {
 		if err := e.removeFiles(p); err != nil {

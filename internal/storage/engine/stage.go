@@ -39,11 +39,46 @@ func decodeHardState(b []byte) (HardState, error) {
 func hardStateKey(k model.PartitionKey) string  { return "hs/" + k.String() }
 func startIndexKey(k model.PartitionKey) string { return "start/" + k.String() }
 
-func (e *Engine) startIndex(k model.PartitionKey) model.Index {
-	if b, ok := e.kv.Get(startIndexKey(k)); ok && len(b) == 8 {
-		return model.Index(binary.LittleEndian.Uint64(b))
+// logStart is a partition's log start as the engine persists it: the first
+// index and the Kafka offset at it (the log's Options.StartIndex and
+// StartOffset), written whenever the start moves (SetStartIndex,
+// retention, Reset) in the kv record of the round that moves it. A reset
+// is the same pair: the index and offset the emptied log restarts at.
+type logStart struct {
+	index  model.Index
+	offset model.Offset
+}
+
+const logStartSize = 16
+
+func (ls logStart) appendTo(dst []byte) []byte {
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(ls.index))
+	return binary.LittleEndian.AppendUint64(dst, uint64(ls.offset))
+}
+
+func decodeLogStart(b []byte) (logStart, error) {
+	if len(b) != logStartSize {
+		return logStart{}, fmt.Errorf("engine: start value of %d bytes: %w", len(b), model.ErrCorrupt)
 	}
-	return 0
+	return logStart{
+		index:  model.Index(binary.LittleEndian.Uint64(b)),
+		offset: model.Offset(binary.LittleEndian.Uint64(b[8:])),
+	}, nil
+}
+
+// logStart reads the persisted start. A value of 8 bytes (the start index
+// alone) was written before the offset was kept: its offset is the last
+// reset's, what the log was opened with then.
+func (e *Engine) logStart(k model.PartitionKey) logStart {
+	b, ok := e.kv.Get(startIndexKey(k))
+	switch {
+	case ok && len(b) == logStartSize:
+		ls, _ := decodeLogStart(b)
+		return ls
+	case ok && len(b) == 8:
+		return logStart{index: model.Index(binary.LittleEndian.Uint64(b)), offset: e.lastReset(k).offset}
+	}
+	return logStart{offset: e.lastReset(k).offset}
 }
 
 // HardState returns the last durable hard state of a partition.
@@ -125,26 +160,35 @@ func (e *Engine) SetHardState(key model.PartitionKey, hs HardState) error {
 		return err
 	}
 	p.hs = &hs
+	p.commit = max(p.commit, hs.Commit)
 	e.queue(p)
 	return nil
 }
 
 // SetStartIndex stages a new logical start for the partition (DeleteRecords,
-// snapshots): durable in the next round, after which whole segments below
-// it are removed.
+// snapshots), at most its last index (staged entries included) + 1: durable
+// with its Kafka offset in a later round, after which whole segments below
+// it are removed. A start at or below one already asked for is ignored.
 func (e *Engine) SetStartIndex(key model.PartitionKey, start model.Index) error {
 	p, err := e.known(key)
 	if err != nil {
 		return err
 	}
-	if p.reset != nil && start <= p.reset.next {
-		return nil // the reset starts the log there anyway
+	if last := p.lastIndex(); start > last+1 {
+		return fmt.Errorf("engine: start index %d of %s past its last index %d: %w", start, key, last, storage.ErrIndexOutOfRange)
+	}
+	e.stageStart(p, start)
+	return nil
+}
+
+func (e *Engine) stageStart(p *part, start model.Index) {
+	if p.reset != nil && start <= p.reset.index {
+		return // the reset starts the log there anyway
 	}
 	if start > p.startPending {
 		p.startPending = start
 		e.queue(p)
 	}
-	return nil
 }
 
 // Remove stages the deletion of a partition: after the next round its
@@ -154,7 +198,7 @@ func (e *Engine) Remove(key model.PartitionKey) error {
 	if err != nil {
 		return err
 	}
-	p.removing = true
+	p.removing, p.startPending = true, 0
 	e.queue(p)
 	return nil
 }
@@ -194,7 +238,7 @@ func (e *Engine) queue(p *part) {
 func (p *part) base() model.Index {
 	switch {
 	case p.reset != nil:
-		return p.reset.next - 1
+		return p.reset.index - 1
 	case p.truncFrom != 0:
 		return p.truncFrom - 1
 	case p.inflight > 0:
@@ -248,15 +292,26 @@ func cut(b []byte, from model.Index) []byte {
 
 // Retain applies a retention policy to a partition: whole closed segments
 // are deleted from the front, never one holding an entry past limit (the
-// caller's committed index) nor one not yet durable.
+// caller's committed index) nor one not yet durable. It stages the new
+// start as SetStartIndex does and returns how many segments go once a
+// round has made that start durable: a segment is never removed before the
+// start past it is persisted, or a crash could leave a log whose first
+// entries' offsets nothing on disk records. While a reset is staged or in
+// flight it does nothing (the log is being replaced).
 func (e *Engine) Retain(key model.PartitionKey, policy storage.RetentionPolicy, limit model.Index) (int, error) {
 	p, err := e.known(key)
 	if err != nil {
 		return 0, err
 	}
-	n, err := p.log.Retain(policy, min(limit, p.durable))
+	if p.reset != nil || p.inflight > 0 {
+		return 0, nil
+	}
+	start, n, err := p.log.RetentionStart(policy, min(limit, p.durable))
 	if err != nil {
-		return n, e.fail(fmt.Errorf("engine: retention of %s: %w", key, err))
+		return 0, e.fail(fmt.Errorf("engine: retention of %s: %w", key, err))
+	}
+	if n > 0 {
+		e.stageStart(p, start)
 	}
 	return n, nil
 }
