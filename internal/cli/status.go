@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Status lines: the progress of a long operation (consume -n, a partition
@@ -42,7 +43,7 @@ type statusLine struct {
 	every time.Duration
 	start time.Time
 	last  time.Time // of the last write
-	width int       // of the text on screen (terminal), 0 when none
+	width int       // runes of the text on screen (terminal), 0 when none
 	lines int       // writes so far
 	text  string    // the text written last
 }
@@ -107,7 +108,8 @@ func (s *statusLine) write(now time.Time, final bool) {
 		return
 	}
 	pad := ""
-	if n := len(s.text); n < s.width {
+	n := utf8.RuneCountInString(s.text) // columns, near enough
+	if n < s.width {
 		pad = strings.Repeat(" ", s.width-n)
 	}
 	end := ""
@@ -115,7 +117,7 @@ func (s *statusLine) write(now time.Time, final bool) {
 		end = "\n"
 	}
 	fmt.Fprintf(s.w, "\r%s%s%s", s.text, pad, end)
-	s.width = len(s.text)
+	s.width = n
 	if final {
 		s.width = 0
 	}

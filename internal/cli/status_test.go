@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // fakeClock is a clock the test moves by hand.
@@ -150,7 +151,7 @@ func TestWaitForMoves(t *testing.T) {
 		t.Fatalf("waitForMoves: %v after %d calls", err, calls)
 	}
 	want := "\rmoves: 1 of 3 partitions done, 2 moving (t/0 adding [2] removing [1], …)" +
-		"\rmoves: 3 of 3 partitions done, 0 moving" + strings.Repeat(" ", len("1 of 3 partitions done, 2 moving (t/0 adding [2] removing [1], …)")-len("3 of 3 partitions done, 0 moving")) + "\n"
+		"\rmoves: 3 of 3 partitions done, 0 moving" + strings.Repeat(" ", utf8.RuneCountInString("1 of 3 partitions done, 2 moving (t/0 adding [2] removing [1], …)")-len("3 of 3 partitions done, 0 moving")) + "\n"
 	if got := buf.String(); got != want {
 		t.Errorf("status\n got %q\nwant %q", got, want)
 	}
