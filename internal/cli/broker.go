@@ -15,7 +15,7 @@ import (
 func brokerCommand(d Deps) *cobra.Command {
 	cmd, e := d.group("broker", "Decommission brokers (move every replica off them) or bring them back (admin API)", "")
 	cmd.AddCommand(
-		brokerAction(e, "decommission", http.MethodPut, "Mark a broker draining and move every replica off it; follow with `petrel broker status`"),
+		brokerAction(e, "decommission", http.MethodPut, "Mark a broker draining and move every replica off it; follow with `petrel broker status`, or give --wait"),
 		brokerAction(e, "recommission", http.MethodPut, "Clear a broker's draining mark and cancel the moves still taking replicas off it"),
 		brokerAction(e, "status", http.MethodGet, "Show a broker's decommission: draining, partitions left, moves in progress"),
 	)
