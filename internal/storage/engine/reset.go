@@ -11,8 +11,8 @@ import (
 )
 
 // ErrResetBelowCommit is returned by Reset for a snapshot below the
-// partition's durable commit index: the log would lose committed entries
-// (Raft never installs such a snapshot).
+// partition's commit index (durable, in flight or staged): the log would
+// lose committed entries (Raft never installs such a snapshot).
 var ErrResetBelowCommit = errors.New("engine: reset below the commit index")
 
 // resetOp is a pending log reset: the log becomes empty and restarts at
@@ -49,8 +49,9 @@ func (e *Engine) lastReset(k model.PartitionKey) resetOp {
 // Reset must start at next.
 //
 // Reset does not touch the hard state: stage SetHardState in the same
-// round (its commit index is then capped at next-1). A durable hard state
-// whose commit index is at or past next is refused (ErrResetBelowCommit).
+// round (its commit index is then capped at next-1). A reset at or below
+// the commit index of a hard state, durable or in flight or staged, is
+// refused (ErrResetBelowCommit).
 func (e *Engine) Reset(key model.PartitionKey, next model.Index, nextOffset model.Offset) error {
 	p, err := e.known(key)
 	if err != nil {
@@ -60,10 +61,12 @@ func (e *Engine) Reset(key model.PartitionKey, next model.Index, nextOffset mode
 		return fmt.Errorf("%w: %s is being removed", ErrUnknownPartition, key)
 	}
 	next = max(next, 1)
-	if hs, ok, err := e.HardState(key); err != nil {
-		return err
-	} else if ok && hs.Commit >= next {
-		return fmt.Errorf("%w: %s reset to %d, commit index %d", ErrResetBelowCommit, key, next, hs.Commit)
+	// p.commit is the highest commit index durable, in flight or staged:
+	// the reset's round would write a staged or later one capped at
+	// next-1, a commit index going back. Raft installs a snapshot only
+	// above its commit index, so this refuses only a caller's bug.
+	if p.commit >= next {
+		return fmt.Errorf("%w: %s reset to %d, commit index %d", ErrResetBelowCommit, key, next, p.commit)
 	}
 	p.staged = p.staged[:0]
 	p.stagedLast = next - 1

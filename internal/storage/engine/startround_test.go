@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -221,4 +222,52 @@ func TestStartRoundsInFlight(t *testing.T) {
 		}
 		s.checkClones()
 	})
+}
+
+// TestResetBelowPendingCommit: a reset at or below the commit index of a
+// hard state staged, or in a round in flight, is refused as one below the
+// durable commit index is: the reset's round would write that hard state
+// with its commit index capped below the reset, a commit index going back.
+func TestResetBelowPendingCommit(t *testing.T) {
+	for _, where := range []string{"staged", "in flight"} {
+		t.Run(where, func(t *testing.T) {
+			_, _, e := openMem(t)
+			k := key(12)
+			g := rlog{first: 1, term: 1, size: 500}
+			g.stage(t, e, k, 1, 70)
+			if err := e.SetHardState(k, HardState{Term: 1, Vote: 1, Commit: 30}); err != nil {
+				t.Fatal(err)
+			}
+			mustRound(t, e)
+			if err := e.SetHardState(k, HardState{Term: 1, Vote: 1, Commit: 50}); err != nil {
+				t.Fatal(err)
+			}
+			var r *Round
+			if where == "in flight" {
+				var err error
+				if r, err = e.StartRound(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := e.Reset(k, 45, 44); !errors.Is(err, ErrResetBelowCommit) {
+				t.Fatalf("reset to 45 with commit index 50 %s: %v", where, err)
+			}
+			if err := e.Reset(k, 51, 50); err != nil {
+				t.Fatalf("reset above the commit index: %v", err)
+			}
+			if r != nil {
+				_ = r.Wait()
+				e.FinishRound(r)
+			}
+			mustRound(t, e)
+			hs, _, err := e.HardState(k)
+			if err != nil || hs.Commit != 50 {
+				t.Fatalf("hard state %+v (%v), want commit 50", hs, err)
+			}
+			lg, _ := e.Partition(k)
+			if lg.FirstIndex() != 51 || lg.LastIndex() != 50 {
+				t.Fatalf("log [%d, %d] after the reset to 51", lg.FirstIndex(), lg.LastIndex())
+			}
+		})
+	}
 }
