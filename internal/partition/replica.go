@@ -247,7 +247,9 @@ func newReplica(m *Manager, cfg Config) (*Replica, error) {
 			if err := cfg.Restore(snap.index, snap.data); err != nil {
 				return nil, fmt.Errorf("partition %s: restoring snapshot at %d: %w", cfg.Key, snap.index, err)
 			}
-			applied = uint64(snap.index)
+			// Never past the commit raft restarts with (entries up to
+			// it are applied again and refused by the state as old).
+			applied = min(uint64(snap.index), uint64(hs.Commit))
 		}
 	}
 	if applied > 0 && applied < uint64(l.FirstIndex()) {
