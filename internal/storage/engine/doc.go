@@ -98,7 +98,8 @@
 // as for SetStartIndex. A round carries a start once the log holds the
 // entries up to it (until then it stays staged), and remembers the value
 // it carries: FinishRound applies that one, and a start staged meanwhile
-// waits for its own round.
+// waits for its own round. Result.Started lists the partitions whose start
+// a round moved: their read views are stale.
 //
 // # Reset
 //

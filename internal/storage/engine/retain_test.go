@@ -48,8 +48,8 @@ func TestRetain(t *testing.T) {
 	if lg.FirstIndex() != 1 || lg.Segments() != segs {
 		t.Fatalf("before the round: first %d segments %d, want 1 and %d", lg.FirstIndex(), lg.Segments(), segs)
 	}
-	if _, err := e.Round(); err != nil {
-		t.Fatal(err)
+	if res, err := e.Round(); err != nil || len(res.Started) != 1 || res.Started[0] != k {
+		t.Fatalf("the round moving the start reports started %v (%v)", res.Started, err)
 	}
 	first := lg.FirstIndex()
 	if first <= 1 || lg.LastIndex() != 60 || lg.Segments() != segs-n {

@@ -81,6 +81,10 @@ type Result struct {
 	Blocked bool
 	// Journaled and Direct count the partitions on each path this round.
 	Journaled, Direct int
+	// Started lists the partitions whose log start the round moved
+	// (SetStartIndex, Retain): their segments below it are gone now, so a
+	// read view of them is stale.
+	Started []model.PartitionKey
 }
 
 // StartRound writes all staged work: journal records into the journal's
@@ -493,6 +497,7 @@ func (e *Engine) FinishRound(r *Round) Result {
 			e.fail(fmt.Errorf("engine: prefix truncate %s: %w", m.p.key, err))
 			return res
 		}
+		res.Started = append(res.Started, m.p.key)
 		if m.p.startFlight == m.start.index {
 			m.p.startFlight = 0 // no round in flight carries a start of p any more
 		}
