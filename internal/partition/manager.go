@@ -202,8 +202,15 @@ func (m *Manager) finishRounds() {
 		rd := m.rounds[0]
 		m.rounds[0] = nil
 		m.rounds = m.rounds[1:]
-		m.eng.FinishRound(rd.r)
+		res := m.eng.FinishRound(rd.r)
 		m.Rounds++
+		for _, key := range res.Started {
+			// The log start moved (retention, DeleteRecords' segments,
+			// compaction): readers see the new start now.
+			if r := m.replicas[key]; r != nil && !r.removed {
+				r.publish()
+			}
+		}
 		if rd.err != nil {
 			m.fail(rd.err)
 			return
