@@ -32,9 +32,9 @@ func (f Fault) Usable() bool { return f.Available == nil || f.Available() == nil
 // Reasons why a fault cannot run yet; errors.Is-able.
 var (
 	ErrNeedsCluster   = errors.New("needs a cluster of 3 or more nodes (petrel-chaos --nodes 3)")
-	ErrNeedsProxy     = errors.New("needs the userspace delay proxy of CHAOS.md §2.1 (no tc netem in this kernel): not built yet")
+	ErrNeedsProxy     = errors.New("needs the userspace delay proxy of CHAOS.md §2.1 (no tc netem in this kernel) between nodes: the proxy is built (internal/chaos/delayproxy) but the cluster harness does not route node-to-node traffic through it yet")
 	ErrNeedsFUSE      = errors.New("needs the FUSE disk layer of internal/chaos/diskfault")
-	ErrNeedsLoopExt4  = errors.New("needs a loop-mounted ext4 data dir small enough to fill, and a node's journal alone is 64 MiB zero-filled per shard (journal.DefaultFileSize, no setting to shrink it): not built yet")
+	ErrNeedsLoopExt4  = errors.New("needs a loop-mounted ext4 data dir small enough to fill (with a small --journal-bytes): the loop mount and fill/free fault are not built yet")
 	ErrNeedsPeers     = errors.New("needs peers to repair from (the cluster issue): on one node a flipped sealed segment is unrecoverable by design")
 	ErrNeedsFailpoint = errors.New("needs broker failpoints: not built yet")
 )
