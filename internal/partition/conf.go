@@ -138,11 +138,7 @@ func (r *Replica) Voters() ([]model.NodeID, bool) {
 	if r.conf == nil {
 		return slices.Clone(r.cfg.Peers), false
 	}
-	var out []model.NodeID
-	for _, id := range r.conf.GetVoters() {
-		out = append(out, nodeID(id))
-	}
-	return out, len(r.conf.GetVotersOutgoing()) > 0
+	return nodeIDs(r.conf.GetVoters()), len(r.conf.GetVotersOutgoing()) > 0
 }
 
 // SetVoters proposes the move of the group's voters to target (one

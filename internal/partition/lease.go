@@ -158,12 +158,5 @@ func (l *Lease) update(now time.Time) {
 // leaseVoters gives the lease the group's current voters.
 func (r *Replica) leaseVoters() {
 	cs := r.confState()
-	ids := func(raw []uint64) []model.NodeID {
-		out := make([]model.NodeID, len(raw))
-		for i, id := range raw {
-			out[i] = nodeID(id)
-		}
-		return out
-	}
-	r.lease.setVoters(ids(cs.GetVoters()), ids(cs.GetVotersOutgoing()), time.Now())
+	r.lease.setVoters(nodeIDs(cs.GetVoters()), nodeIDs(cs.GetVotersOutgoing()), time.Now())
 }

@@ -292,6 +292,15 @@ func (r *Replica) leaderID() model.NodeID {
 // nodeID maps a Raft member id back to its node id (raftID's inverse).
 func nodeID(id uint64) model.NodeID { return model.NodeID(id - 1) }
 
+// nodeIDs maps Raft member ids to node ids.
+func nodeIDs(ids []uint64) []model.NodeID {
+	out := make([]model.NodeID, len(ids))
+	for i, id := range ids {
+		out[i] = nodeID(id)
+	}
+	return out
+}
+
 // TransferLeaders hands the leadership of every group this shard leads
 // with peers to its most caught-up live follower (a graceful shutdown, so
 // clients see a new leader at once rather than after an election
