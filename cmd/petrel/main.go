@@ -53,7 +53,9 @@ func newServeCommand() *cobra.Command {
 		if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 			return fmt.Errorf("log_level %q: %w", cfg.LogLevel, err)
 		}
-		logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+		levelVar := new(slog.LevelVar) // changed at runtime by PUT /v1/config/log_level
+		levelVar.Set(level)
+		logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: levelVar}))
 		ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
 		n, err := node.Start(ctx, node.Config{
@@ -71,6 +73,7 @@ func newServeCommand() *cobra.Command {
 			AutoCreateTopics:   cfg.AutoCreateTopics,
 			SetGoMemoryLimit:   true,
 			Logger:             logger,
+			LogLevel:           levelVar,
 			Settings:           cfg,
 		})
 		if err != nil {

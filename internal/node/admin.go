@@ -114,6 +114,7 @@ func (n *Node) adminHandler() http.Handler {
 		writeResult(w, st, err, "the controller's replica")
 	})
 	n.registerDecommission(mux)
+	n.registerLogLevel(mux)
 	n.registerMaintenance(mux)
 	mux.HandleFunc("GET /v1/node_config", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, n.NodeConfigSnapshot())

@@ -80,6 +80,9 @@ type Config struct {
 	// FS is the file system (default: the OS's).
 	FS     vfs.FS
 	Logger *slog.Logger
+	// LogLevel, if set, is the level of Logger's handler: the admin API's
+	// /v1/config/log_level reads and changes it at runtime.
+	LogLevel *slog.LevelVar
 }
 
 // defaultMemoryMax caps the memory a node takes when none is configured.
