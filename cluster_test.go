@@ -740,10 +740,17 @@ func TestClusterJoin(t *testing.T) {
 	if res, err := adm.CreateTopics(ctx, 4, 1, nil, "spread"); err != nil || res.Error() != nil {
 		t.Fatalf("create: %v %v", err, res.Error())
 	}
-	md, err := adm.Metadata(ctx, "spread")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Brokers learn of the topic as they apply the controller's log: the
+	// one answering may not have it yet (UNKNOWN_TOPIC_OR_PARTITION).
+	var md kadm.Metadata
+	waitFor(ctx, t, "every broker's metadata has the topic", func() (bool, string) {
+		var err error
+		if md, err = adm.Metadata(ctx, "spread"); err != nil {
+			return false, err.Error()
+		}
+		td := md.Topics["spread"]
+		return td.Err == nil && len(td.Partitions) == 4, fmt.Sprintf("topic error %v, %d partitions", td.Err, len(td.Partitions))
+	})
 	if len(md.Brokers) != 4 {
 		t.Fatalf("metadata lists %d brokers, want 4", len(md.Brokers))
 	}
