@@ -19,15 +19,7 @@ import (
 func TestAdminDecommission(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	n, err := Start(ctx, Config{DataDir: t.TempDir(), KafkaAddr: "127.0.0.1:0", Shards: 1, MemoryBytes: 128 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := n.Close(context.Background()); err != nil {
-			t.Error(err)
-		}
-	}()
+	n := startAdminTestNode(ctx, t, nil)
 	mux := http.NewServeMux()
 	n.registerDecommission(mux)
 	do := func(method, path string, wantCode int) DecommissionProgress {

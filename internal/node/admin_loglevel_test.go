@@ -20,16 +20,7 @@ func TestAdminLogLevel(t *testing.T) {
 	defer cancel()
 	lv := new(slog.LevelVar)
 	logger := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: lv}))
-	n, err := Start(ctx, Config{DataDir: t.TempDir(), KafkaAddr: "127.0.0.1:0", Shards: 1, MemoryBytes: 128 << 20,
-		Logger: logger, LogLevel: lv})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := n.Close(context.Background()); err != nil {
-			t.Error(err)
-		}
-	}()
+	n := startAdminTestNode(ctx, t, func(c *Config) { c.Logger, c.LogLevel = logger, lv })
 	mux := http.NewServeMux()
 	n.registerLogLevel(mux)
 	call := func(method, path, body string, wantCode int) string {

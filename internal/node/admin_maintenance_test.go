@@ -23,15 +23,7 @@ import (
 func TestAdminMaintenance(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	n, err := Start(ctx, Config{DataDir: t.TempDir(), KafkaAddr: "127.0.0.1:0", Shards: 1, MemoryBytes: 128 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := n.Close(context.Background()); err != nil {
-			t.Error(err)
-		}
-	}()
+	n := startAdminTestNode(ctx, t, nil)
 	mux := http.NewServeMux()
 	n.registerMaintenance(mux)
 	call := func(method, path string) *httptest.ResponseRecorder {
